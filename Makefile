@@ -17,7 +17,7 @@ FUZZ_TARGETS := \
 	./collector/engine/filter:FuzzParse \
 	./collector/engine:FuzzLoad
 
-.PHONY: all deps build test unit fuzz bench lint run clean
+.PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf
 
 all: build
 
@@ -26,6 +26,20 @@ deps:
 
 build: deps
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lanner
+
+# bpf: the eBPF objects the capture package embeds (installs clang, bpftool, libbpf-dev >= 1.4
+# first; dumps vmlinux.h from the running kernel). Not yet a dependency of build/test: binaries
+# built without it (and without -tags lannerbpf) report "built without eBPF support".
+bpf:
+	@collector/capture/bpf/build.sh
+
+# build-bpf: the lanner binary with live capture.
+build-bpf: deps bpf
+	$(GO) build -tags lannerbpf -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lanner
+
+# test-bpf: capture and state tests against the real kernel (root; they skip with the reason otherwise).
+test-bpf: deps bpf
+	$(GO) test -count=1 -tags 'integration lannerbpf' ./collector/capture/... ./collector/state/...
 
 # test: unit tests, then short fuzz runs of the parsers.
 test: deps lint unit fuzz

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// lanner's kernel side: syscall exits, exec, fork and exit, written as compact records into one
+// ring buffer. The wire format is mirrored by collector/capture/decode.go; change both together.
+//
+// Design (see collector/capture/doc.go for the why):
+//   - only tp_btf programs (kprobes, fentry and LSM are not available on the target kernels);
+//   - one exit-side dispatcher for syscalls: userspace fills sc_cfg[nr] for the syscalls the loaded
+//     rules and the state tracker need, everything else returns after one array lookup;
+//   - the per-syscall layout (which args are user strings, sockaddrs, which fd to resolve to a socket
+//     tuple) is data in sc_cfg, so the program stays one generic path;
+//   - successful execs come from sched_process_exec (the new image's view), fork and exit from the
+//     sched tracepoints, so the process tree does not depend on clone's many variants;
+//   - records are built in a per-CPU scratch buffer and copied with bpf_ringbuf_output without a
+//     wakeup, unless the ring holds more than wakeup_bytes: userspace consumes in batches.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SCRATCH_SIZE 32768      /* per-CPU array values are limited to 32 KiB */
+#define OFF_MAX 16383           /* offsets are masked with this before every variable write */
+#define STR_MAX 4096            /* one string (path, argv) */
+#define SOCKADDR_MAX 128
+#define NR_MAX 512
+
+/* record kinds (hdr.kind) */
+#define K_SYSCALL 1
+#define K_EXEC 2
+#define K_FORK 3
+#define K_EXIT 4
+
+/* item tags */
+#define T_STR 1       /* NUL-terminated user string from args[idx] */
+#define T_SOCKADDR 2  /* raw sockaddr bytes from user memory (args[idx], or msg_name for sendmsg) */
+#define T_TUPLE 3     /* struct tuple read from the kernel socket of an fd */
+#define T_MEM 4       /* fixed-size user memory from args[idx] (openat2's struct open_how) */
+#define T_FILENAME 5  /* exec: bprm->filename */
+#define T_ARGV 6      /* exec: argv bytes, NUL separated */
+#define T_EXENAME 7   /* exec: dentry name of the executable file */
+
+/* exec flags (exec_info.flags) */
+#define EXE_FROM_MEMFD 1
+
+/* counters (per-CPU array index) */
+#define C_EVENTS 0
+#define C_DROP_BUFFER 1
+#define C_DROP_SIZE 2
+#define C_DROP_BUFFER_PROC 3 /* exec/fork/exit lost: the thread table is now wrong */
+#define C_MAX 8
+
+#define SYS_EXECVE 59
+#define SYS_EXECVEAT 322
+#define SYS_SENDMSG 46
+
+struct hdr {
+	__u64 ts;      /* CLOCK_BOOTTIME ns */
+	__u64 cgroup;  /* cgroup v2 id of the current task */
+	__s64 res;
+	__u32 tid;
+	__u32 pid;
+	__u32 len;     /* whole record, header included */
+	__u16 kind;
+	__u16 nr;      /* syscall number (execve or execveat for K_EXEC) */
+};
+
+struct item {
+	__u8 tag;
+	__u8 idx;
+	__u16 len;
+};
+
+struct tuple {
+	__u16 family;
+	__u16 type;
+	__u16 proto;
+	__u16 sport; /* local port, host order */
+	__u16 dport; /* remote port, host order */
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct exec_info {
+	__u32 ppid;
+	__u32 uid, gid, euid, egid, loginuid;
+	__u32 tty;
+	__u32 sid;
+	__u32 pgid;
+	__u32 flags;
+	__u64 cap_inheritable, cap_permitted, cap_effective;
+	__u64 start_time;       /* boottime ns */
+	__u64 pidns_init_start; /* boottime ns */
+	__u64 exe_ino;
+	__u64 exe_ctime, exe_mtime; /* epoch ns */
+	char comm[16];
+};
+
+struct fork_info {
+	__u32 child_tid;
+	__u32 child_pid;
+	__u64 start_time;
+	__u32 uid, gid;
+	char comm[16];
+};
+
+struct exit_info {
+	__s32 code;
+	__u32 group_dead;
+};
+
+/* sc_cfg[nr]: what to capture for syscall nr; on == 0 means not interesting. */
+struct sc_cfg {
+	__u8 on;
+	__u8 str_mask;   /* bit i: args[i] is a user string */
+	__u8 sa_idx;     /* args[sa_idx-1] is a sockaddr, length in args[sa_len_idx] */
+	__u8 sa_len_idx;
+	__u8 tuple;      /* 1: socket tuple of fd args[0]; 2: of the returned fd */
+	__u8 mem_idx;    /* args[mem_idx-1] points to mem_len bytes to copy */
+	__u8 mem_len;
+	__u8 skip_ok;    /* drop successful calls (execve: sched_process_exec reports those) */
+};
+
+struct settings {
+	__u32 self_pid;     /* lanner's own tgid: never reported, to avoid feedback */
+	__u32 wakeup_bytes; /* force a wakeup when the ring holds more than this */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NR_MAX);
+	__type(key, __u32);
+	__type(value, struct sc_cfg);
+} sc_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct settings);
+} settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(value_size, SCRATCH_SIZE);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, C_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Userspace sets max_entries (per-CPU size x CPUs) before loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct settings *get_settings(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&settings, &zero);
+}
+
+static __always_inline char *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+static __always_inline void fill_hdr(char *buf, __u16 kind, __u16 nr, __s64 res)
+{
+	struct hdr *h = (struct hdr *)buf;
+	__u64 pt = bpf_get_current_pid_tgid();
+	h->ts = bpf_ktime_get_boot_ns();
+	h->cgroup = bpf_get_current_cgroup_id();
+	h->res = res;
+	h->tid = (__u32)pt;
+	h->pid = pt >> 32;
+	h->kind = kind;
+	h->nr = nr;
+	h->len = 0;
+}
+
+/* put_item writes an item header at *off and reserves room for len bytes of data. */
+static __always_inline void put_item(char *buf, __u32 off, __u8 tag, __u8 idx, __u16 len)
+{
+	struct item *it = (struct item *)&buf[off & OFF_MAX];
+	it->tag = tag;
+	it->idx = idx;
+	it->len = len;
+}
+
+static __always_inline __u32 put_user_str(char *buf, __u32 off, __u8 tag, __u8 idx, const void *p)
+{
+	if (off > OFF_MAX - sizeof(struct item))
+		return off;
+	long n = bpf_probe_read_user_str(&buf[(off + sizeof(struct item)) & OFF_MAX], STR_MAX, p);
+	if (n < 0)
+		n = 0;
+	put_item(buf, off, tag, idx, (__u16)n);
+	return off + sizeof(struct item) + (__u32)n;
+}
+
+static __always_inline __u32 put_kernel_str(char *buf, __u32 off, __u8 tag, const void *p)
+{
+	if (off > OFF_MAX - sizeof(struct item))
+		return off;
+	long n = bpf_probe_read_kernel_str(&buf[(off + sizeof(struct item)) & OFF_MAX], STR_MAX, p);
+	if (n < 0)
+		n = 0;
+	put_item(buf, off, tag, 0, (__u16)n);
+	return off + sizeof(struct item) + (__u32)n;
+}
+
+static __always_inline __u32 put_user_mem(char *buf, __u32 off, __u8 tag, __u8 idx, const void *p,
+					  __u64 len, __u32 max)
+{
+	if (off > OFF_MAX - sizeof(struct item))
+		return off;
+	if (len > max)
+		len = max;
+	__u32 n = len & (STR_MAX - 1);
+	if (bpf_probe_read_user(&buf[(off + sizeof(struct item)) & OFF_MAX], n, p) < 0)
+		n = 0;
+	put_item(buf, off, tag, idx, (__u16)n);
+	return off + sizeof(struct item) + n;
+}
+
+/* sock_of_fd returns the socket behind fd of the current task, or NULL when fd is not a socket. */
+static __always_inline struct socket *sock_of_fd(long fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	if (!fdt || fd < 0)
+		return NULL;
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned long)fd >= max)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0 || !f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & 00170000) != 0140000) /* S_IFSOCK */
+		return NULL;
+	return (struct socket *)BPF_CORE_READ(f, private_data);
+}
+
+static __always_inline __u32 put_tuple(char *buf, __u32 off, long fd)
+{
+	if (off > OFF_MAX - sizeof(struct item) - sizeof(struct tuple))
+		return off;
+	struct socket *s = sock_of_fd(fd);
+	if (!s)
+		return off;
+	struct sock *sk = BPF_CORE_READ(s, sk);
+	if (!sk)
+		return off;
+	struct tuple *tp = (struct tuple *)&buf[(off + sizeof(struct item)) & OFF_MAX];
+	__builtin_memset(tp, 0, sizeof(*tp));
+	tp->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	tp->type = BPF_CORE_READ(s, type);
+	tp->proto = BPF_CORE_READ(sk, sk_protocol);
+	tp->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	tp->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (tp->family == 2) { /* AF_INET */
+		__u32 a = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 b = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(tp->saddr, &a, 4);
+		__builtin_memcpy(tp->daddr, &b, 4);
+	} else if (tp->family == 10) { /* AF_INET6 */
+		BPF_CORE_READ_INTO(&tp->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&tp->daddr, sk, __sk_common.skc_v6_daddr);
+	}
+	put_item(buf, off, T_TUPLE, 0, sizeof(struct tuple));
+	return off + sizeof(struct item) + sizeof(struct tuple);
+}
+
+static __always_inline void submit(char *buf, __u32 len, struct settings *st, int proc)
+{
+	if (len > OFF_MAX) {
+		count(C_DROP_SIZE);
+		return;
+	}
+	((struct hdr *)buf)->len = len;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (st && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= st->wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, buf, len & OFF_MAX, flags) < 0) {
+		count(C_DROP_BUFFER);
+		if (proc)
+			count(C_DROP_BUFFER_PROC);
+		return;
+	}
+	count(C_EVENTS);
+}
+
+/* pick returns args[i]; a switch because the verifier rejects variable-offset stack reads. */
+static __always_inline __u64 pick(__u64 *args, __u32 i)
+{
+	switch (i) {
+	case 0: return args[0];
+	case 1: return args[1];
+	case 2: return args[2];
+	case 3: return args[3];
+	case 4: return args[4];
+	case 5: return args[5];
+	}
+	return 0;
+}
+
+static __always_inline int is_self(struct settings *st)
+{
+	return st && (bpf_get_current_pid_tgid() >> 32) == st->self_pid;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = BPF_CORE_READ(regs, orig_ax);
+	if (id < 0 || id >= NR_MAX)
+		return 0;
+	__u32 key = id;
+	struct sc_cfg *c = bpf_map_lookup_elem(&sc_cfg, &key);
+	if (!c || !c->on)
+		return 0;
+	if (c->skip_ok && ret >= 0)
+		return 0;
+	struct settings *st = get_settings();
+	if (is_self(st))
+		return 0;
+	char *buf = get_scratch();
+	if (!buf)
+		return 0;
+
+	fill_hdr(buf, K_SYSCALL, (__u16)id, ret);
+	__u64 args[6];
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+	__builtin_memcpy(&buf[sizeof(struct hdr)], args, sizeof(args));
+	__u32 off = sizeof(struct hdr) + sizeof(args);
+
+	__u8 mask = c->str_mask;
+#pragma unroll
+	for (int i = 0; i < 6; i++) {
+		if (mask & (1 << i))
+			off = put_user_str(buf, off, T_STR, i, (const void *)args[i]);
+	}
+	__u8 sa = c->sa_idx;
+	if (sa >= 1 && sa <= 6) {
+		__u8 li = c->sa_len_idx;
+		__u64 salen = pick(args, li);
+		const void *p = (const void *)pick(args, sa - 1);
+		if (id == SYS_SENDMSG && p) {
+			struct user_msghdr mh = {};
+			if (bpf_probe_read_user(&mh, sizeof(mh), p) == 0) {
+				p = mh.msg_name;
+				salen = mh.msg_namelen;
+			} else {
+				p = NULL;
+			}
+		}
+		if (p && salen)
+			off = put_user_mem(buf, off, T_SOCKADDR, sa - 1, p, salen, SOCKADDR_MAX);
+	}
+	__u8 mi = c->mem_idx;
+	if (mi >= 1 && mi <= 6 && pick(args, mi - 1))
+		off = put_user_mem(buf, off, T_MEM, mi - 1, (const void *)pick(args, mi - 1), c->mem_len,
+				   SOCKADDR_MAX);
+	if (c->tuple == 1)
+		off = put_tuple(buf, off, (long)args[0]);
+	else if (c->tuple == 2 && ret >= 0)
+		off = put_tuple(buf, off, ret);
+
+	submit(buf, off, st, 0);
+	return 0;
+}
+
+static __always_inline __u64 inode_ctime(struct inode *in)
+{
+	if (bpf_core_field_exists(in->i_ctime_sec))
+		return (__u64)BPF_CORE_READ(in, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(in, i_ctime_nsec);
+	return 0;
+}
+
+static __always_inline __u64 inode_mtime(struct inode *in)
+{
+	if (bpf_core_field_exists(in->i_mtime_sec))
+		return (__u64)BPF_CORE_READ(in, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(in, i_mtime_nsec);
+	return 0;
+}
+
+static __always_inline __u32 tty_dev(struct task_struct *p)
+{
+	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
+	if (!tty)
+		return 0;
+	__u32 major = BPF_CORE_READ(tty, driver, major);
+	__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	/* the kernel's new_encode_dev, which is what /proc/PID/stat tty_nr shows */
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
+}
+
+static __always_inline __u32 pid_nr_of(struct pid *pid)
+{
+	if (!pid)
+		return 0;
+	return BPF_CORE_READ(pid, numbers[0].nr);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct settings *st = get_settings();
+	if (is_self(st))
+		return 0;
+	char *buf = get_scratch();
+	if (!buf)
+		return 0;
+	__u16 nr = SYS_EXECVE;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+	if (regs && BPF_CORE_READ(regs, orig_ax) == SYS_EXECVEAT)
+		nr = SYS_EXECVEAT;
+	fill_hdr(buf, K_EXEC, nr, 0);
+
+	struct exec_info *ei = (struct exec_info *)&buf[sizeof(struct hdr)];
+	__builtin_memset(ei, 0, sizeof(*ei));
+	ei->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	const struct cred *cr = BPF_CORE_READ(p, cred);
+	ei->uid = BPF_CORE_READ(cr, uid.val);
+	ei->gid = BPF_CORE_READ(cr, gid.val);
+	ei->euid = BPF_CORE_READ(cr, euid.val);
+	ei->egid = BPF_CORE_READ(cr, egid.val);
+	ei->cap_inheritable = BPF_CORE_READ(cr, cap_inheritable.val);
+	ei->cap_permitted = BPF_CORE_READ(cr, cap_permitted.val);
+	ei->cap_effective = BPF_CORE_READ(cr, cap_effective.val);
+	if (bpf_core_field_exists(p->loginuid))
+		ei->loginuid = BPF_CORE_READ(p, loginuid.val);
+	else
+		ei->loginuid = 0xffffffff;
+	ei->tty = tty_dev(p);
+	ei->sid = pid_nr_of(BPF_CORE_READ(p, signal, pids[PIDTYPE_SID]));
+	ei->pgid = pid_nr_of(BPF_CORE_READ(p, signal, pids[PIDTYPE_PGID]));
+	ei->start_time = BPF_CORE_READ(p, start_boottime);
+	struct pid *tp = BPF_CORE_READ(p, thread_pid);
+	unsigned int level = BPF_CORE_READ(tp, level);
+	struct pid_namespace *ns = BPF_CORE_READ(tp, numbers[level & 31].ns);
+	ei->pidns_init_start = BPF_CORE_READ(ns, child_reaper, start_boottime);
+	BPF_CORE_READ_STR_INTO(&ei->comm, p, comm);
+
+	struct file *f = BPF_CORE_READ(bprm, file);
+	struct inode *in = BPF_CORE_READ(f, f_inode);
+	ei->exe_ino = BPF_CORE_READ(in, i_ino);
+	ei->exe_ctime = inode_ctime(in);
+	ei->exe_mtime = inode_mtime(in);
+
+	__u32 off = sizeof(struct hdr) + sizeof(struct exec_info);
+	off = put_kernel_str(buf, off, T_FILENAME, BPF_CORE_READ(bprm, filename));
+
+	/* The executable's own name: "memfd:NAME" (and no links) for fileless execution. */
+	__u32 name_off = off + sizeof(struct item);
+	off = put_kernel_str(buf, off, T_EXENAME, BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	if (BPF_CORE_READ(in, __i_nlink) == 0 && name_off < OFF_MAX - 8) {
+		char pfx[6];
+		__builtin_memcpy(pfx, &buf[name_off & OFF_MAX], 6);
+		if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' &&
+		    pfx[5] == ':')
+			ei = (struct exec_info *)&buf[sizeof(struct hdr)], ei->flags |= EXE_FROM_MEMFD;
+	}
+
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long as = BPF_CORE_READ(mm, arg_start);
+	unsigned long ae = BPF_CORE_READ(mm, arg_end);
+	if (ae > as)
+		off = put_user_mem(buf, off, T_ARGV, 0, (const void *)as, ae - as, STR_MAX - 1);
+
+	submit(buf, off, st, 1);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct settings *st = get_settings();
+	char *buf = get_scratch();
+	if (!buf)
+		return 0;
+	fill_hdr(buf, K_FORK, 0, 0);
+	struct fork_info *fi = (struct fork_info *)&buf[sizeof(struct hdr)];
+	fi->child_tid = BPF_CORE_READ(child, pid);
+	fi->child_pid = BPF_CORE_READ(child, tgid);
+	fi->start_time = BPF_CORE_READ(child, start_boottime);
+	const struct cred *cr = BPF_CORE_READ(child, cred);
+	fi->uid = BPF_CORE_READ(cr, euid.val);
+	fi->gid = BPF_CORE_READ(cr, egid.val);
+	BPF_CORE_READ_STR_INTO(&fi->comm, child, comm);
+	submit(buf, sizeof(struct hdr) + sizeof(struct fork_info), st, 1);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(lanner_exit, struct task_struct *p, bool group_dead)
+{
+	struct settings *st = get_settings();
+	char *buf = get_scratch();
+	if (!buf)
+		return 0;
+	fill_hdr(buf, K_EXIT, 0, 0);
+	struct exit_info *xi = (struct exit_info *)&buf[sizeof(struct hdr)];
+	xi->code = BPF_CORE_READ(p, exit_code);
+	xi->group_dead = group_dead;
+	submit(buf, sizeof(struct hdr) + sizeof(struct exit_info), st, 1);
+	return 0;
+}

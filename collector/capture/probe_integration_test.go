@@ -1,0 +1,269 @@
+//go:build integration && lannerbpf
+
+package capture
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lannersec/lanner/collector/event"
+)
+
+// recorder runs a Probe and keeps the decoded records of the processes a test starts.
+type recorder struct {
+	t      *testing.T
+	probe  *Probe
+	mu     sync.Mutex
+	recs   []*Record
+	raws   [][]byte
+	errs   map[ErrKind]int
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("loading eBPF needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN): run the integration tests as root")
+	}
+}
+
+func startRecorder(t *testing.T) *recorder {
+	t.Helper()
+	needRoot(t)
+	p, err := Open(Config{RingBytesPerCPU: 4 << 20})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{t: t, probe: p, errs: map[ErrKind]int{}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		_ = p.Run(ctx, func(raw []byte) {
+			rec, err := Decode(raw)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err != nil {
+				r.errs[err.(*DecodeError).Kind]++
+				return
+			}
+			r.recs = append(r.recs, rec)
+			r.raws = append(r.raws, slices.Clone(raw))
+		})
+	}()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *recorder) stop() {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	<-r.done
+	r.cancel = nil
+	r.probe.Close()
+}
+
+// find polls until a record matching fn arrives (records wait in the ring up to the poll
+// interval), failing after a generous deadline.
+func (r *recorder) find(what string, fn func(*Record) bool) *Record {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		for _, rec := range r.recs {
+			if fn(rec) {
+				r.mu.Unlock()
+				return rec
+			}
+		}
+		r.mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("no %s record arrived; decode errors %v", what, r.errs)
+	return nil
+}
+
+func nr(name string) uint16 {
+	t, _ := event.TypeByName(name)
+	return t
+}
+
+func run(t *testing.T, name string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v: %s", name, args, err, out)
+	}
+	return cmd.ProcessState.Pid()
+}
+
+func TestProbeOpenAndExec(t *testing.T) {
+	r := startRecorder(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secret.txt")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pid := run(t, "/bin/cat", path)
+
+	ex := r.find("exec of cat", func(rec *Record) bool { return rec.Kind == KindExec && int(rec.Pid) == pid })
+	if ex.Exec.Comm != "cat" || ex.Exec.Filename != "/bin/cat" {
+		t.Errorf("exec comm %q filename %q, want cat and /bin/cat", ex.Exec.Comm, ex.Exec.Filename)
+	}
+	if want := []string{"/bin/cat", path}; !slices.Equal(ex.Exec.Argv, want) {
+		t.Errorf("argv %q, want %q", ex.Exec.Argv, want)
+	}
+	if int(ex.Exec.PPid) != os.Getpid() {
+		t.Errorf("ppid %d, want the test's pid %d", ex.Exec.PPid, os.Getpid())
+	}
+	if ex.Exec.LoginUID == 0 && ex.Exec.UID != 0 {
+		t.Errorf("implausible credentials %+v", ex.Exec)
+	}
+	if ex.Nr != nr("execve") {
+		t.Errorf("exec nr %d, want execve", ex.Nr)
+	}
+
+	op := r.find("openat of the file", func(rec *Record) bool {
+		s, _ := rec.Str(1)
+		return rec.Kind == KindSyscall && int(rec.Pid) == pid && rec.Nr == nr("openat") && s == path
+	})
+	if op.Res < 0 {
+		t.Errorf("openat returned %d", op.Res)
+	}
+	if op.CgroupID == 0 {
+		t.Errorf("no cgroup id")
+	}
+	r.find("close of the fd", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && int(rec.Pid) == pid && rec.Nr == nr("close") && int64(rec.Args[0]) == op.Res
+	})
+	r.find("exit of cat", func(rec *Record) bool {
+		return rec.Kind == KindExit && int(rec.Pid) == pid && rec.Exit.GroupDead
+	})
+	r.find("fork of cat", func(rec *Record) bool {
+		return rec.Kind == KindFork && int(rec.Fork.ChildPid) == pid && int(rec.Pid) == os.Getpid()
+	})
+}
+
+func TestProbeFailedExec(t *testing.T) {
+	r := startRecorder(t)
+	// sh tries to exec a file that does not exist: a failed execve with the path in args[0].
+	cmd := exec.Command("/bin/sh", "-c", "exec /nonexistent/lanner-nope 2>/dev/null; true")
+	_ = cmd.Run()
+	pid := cmd.ProcessState.Pid()
+	rec := r.find("failed execve", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && int(rec.Pid) == pid && rec.Nr == nr("execve")
+	})
+	if s, _ := rec.Str(0); s != "/nonexistent/lanner-nope" || rec.Res != -2 {
+		t.Errorf("failed execve path %q res %d, want the path and -ENOENT", s, rec.Res)
+	}
+}
+
+func TestProbeConnect(t *testing.T) {
+	r := startRecorder(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	pid := run(t, "/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/"+strconv.Itoa(port))
+	rec := r.find("connect", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && int(rec.Pid) == pid && rec.Nr == nr("connect")
+	})
+	if rec.Res != 0 {
+		t.Fatalf("connect res %d", rec.Res)
+	}
+	if rec.Tuple == nil {
+		t.Fatal("connect has no socket tuple")
+	}
+	want := netip.MustParseAddrPort("127.0.0.1:" + strconv.Itoa(port))
+	if rec.Tuple.Remote != want || rec.Tuple.Local.Addr() != want.Addr() || rec.Tuple.Local.Port() == 0 {
+		t.Errorf("tuple %v->%v, want 127.0.0.1:N->%v", rec.Tuple.Local, rec.Tuple.Remote, want)
+	}
+	if rec.Tuple.Family != afInet || rec.Tuple.Proto != 6 {
+		t.Errorf("family %d proto %d, want AF_INET and TCP", rec.Tuple.Family, rec.Tuple.Proto)
+	}
+	if len(rec.Sockaddr) < 8 || rec.Sockaddr[0] != afInet {
+		t.Errorf("sockaddr %x, want a sockaddr_in", rec.Sockaddr)
+	}
+}
+
+func TestProbeSymlinkAndCounters(t *testing.T) {
+	r := startRecorder(t)
+	dir := t.TempDir()
+	link := filepath.Join(dir, "shadow-link")
+	pid := run(t, "/bin/ln", "-s", "/etc/shadow", link)
+	rec := r.find("symlinkat", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && int(rec.Pid) == pid && strings.HasPrefix(event.TypeName(rec.Nr), "symlink")
+	})
+	target, _ := rec.Str(0)
+	lp, _ := rec.Str(2)
+	if rec.Nr == nr("symlink") {
+		lp, _ = rec.Str(1)
+	}
+	if target != "/etc/shadow" || lp != link {
+		t.Errorf("symlink target %q linkpath %q", target, lp)
+	}
+	st, err := r.probe.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Events == 0 {
+		t.Errorf("kernel counted no events: %+v", st)
+	}
+	t.Logf("kernel counters: %+v", st)
+}
+
+// TestRecordSamples refreshes testdata/ with real records (LANNER_RECORD_SAMPLES=1): the fuzz seed
+// corpus and the decoder's golden tests come from the real kernel, not from hand-made bytes.
+func TestRecordSamples(t *testing.T) {
+	if os.Getenv("LANNER_RECORD_SAMPLES") == "" {
+		t.Skip("set LANNER_RECORD_SAMPLES=1 to re-record testdata/samples")
+	}
+	r := startRecorder(t)
+	dir := t.TempDir()
+	run(t, "/bin/sh", "-c", "cat /etc/hostname >/dev/null; ln -s /etc/shadow "+dir+"/l; exec 3<>/dev/tcp/127.0.0.1/1 || true")
+	time.Sleep(200 * time.Millisecond)
+	r.stop()
+	kinds := map[string]int{}
+	if err := os.MkdirAll("testdata/samples", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, rec := range r.recs {
+		name := rec.Kind.String()
+		if rec.Kind == KindSyscall {
+			name = event.TypeName(rec.Nr)
+		}
+		if kinds[name] >= 2 {
+			continue
+		}
+		kinds[name]++
+		file := filepath.Join("testdata/samples", name+"-"+strconv.Itoa(kinds[name])+".bin")
+		if err := os.WriteFile(file, r.raws[i], 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("recorded %v", kinds)
+}
