@@ -52,6 +52,9 @@ const LoginUIDUnset = ^uint32(0)
 // while the engine evaluates one event, on the source's goroutine only.
 type Thread struct {
 	Tid, Pid, PPid int64
+	// Vtid and Vpid are the thread and process ids inside the thread's pid namespace (equal to
+	// Tid and Pid on the host); 0 when unknown.
+	Vtid, Vpid int64
 	// Sid is the session id; Vpgid the process group id in the process's pid namespace.
 	Sid, Vpgid int64
 

@@ -156,6 +156,11 @@ type Extractor struct {
 	// any of them (proc.aname without argument: some ancestor; fd.ip: client or server address).
 	// Such an extractor is List as well.
 	AnyOf bool
+	// NotEqualAll, set with AnyOf, makes != hold only when it holds for every value, as Falco
+	// compares fd.ip, fd.net and fd.port: `fd.ip != 127.0.0.1` means neither end is 127.0.0.1.
+	// Without it an AnyOf check holds when it holds for some value, != included:
+	// `proc.aname != bash` means some ancestor is not bash.
+	NotEqualAll bool
 
 	Str   func(e *event.Event) (string, bool)
 	Num   func(e *event.Event) (int64, bool)
@@ -164,6 +169,8 @@ type Extractor struct {
 	Bytes func(e *event.Event) ([]byte, bool)
 	Strs  func(e *event.Event, dst []string) ([]string, bool)
 	IPs   func(e *event.Event, dst []netip.Addr) ([]netip.Addr, bool)
+	// Nums is the list form of Num, for numeric AnyOf fields (proc.apid, fd.port).
+	Nums func(e *event.Event, dst []int64) ([]int64, bool)
 
 	// Text, when set, overrides the generic text rendering used in output strings (evt.time
 	// prints a clock time, evt.res prints SUCCESS or an errno name...).
@@ -181,10 +188,11 @@ type Registry struct {
 	ordered  [event.NumSources][]*Field
 }
 
-// NewRegistry returns a registry with every built-in field of lanner's sources.
-func NewRegistry() *Registry {
+// NewRegistry returns a registry with every built-in field of lanner's sources. Options set what
+// the syscall fields need from outside the event (time zone, host name, DNS).
+func NewRegistry(opts ...Option) *Registry {
 	r := &Registry{}
-	for _, f := range syscallFields() {
+	for _, f := range syscallFields(newConfig(opts)) {
 		r.mustAdd(f)
 	}
 	for _, f := range auditFields() {
