@@ -15,7 +15,8 @@ FUZZTIME ?= 10s
 # Fuzz targets run briefly by `make test`: package and function.
 FUZZ_TARGETS := \
 	./collector/engine/filter:FuzzParse \
-	./collector/engine:FuzzLoad
+	./collector/engine:FuzzLoad \
+	./collector/capture:FuzzDecode
 
 .PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf
 

@@ -279,9 +279,10 @@ func cstr(b []byte) string {
 	return string(b)
 }
 
-// splitArgv splits the kernel's NUL-separated argv bytes. A truncated last argument is kept.
+// splitArgv splits the kernel's NUL-terminated argv strings. A truncated last argument is kept.
 func splitArgv(b []byte) []string {
-	for len(b) > 0 && b[len(b)-1] == 0 {
+	// Every argument ends with a NUL; only a truncated last one does not.
+	if len(b) > 0 && b[len(b)-1] == 0 {
 		b = b[:len(b)-1]
 	}
 	if len(b) == 0 {

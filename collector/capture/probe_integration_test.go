@@ -244,7 +244,7 @@ func TestRecordSamples(t *testing.T) {
 	}
 	r := startRecorder(t)
 	dir := t.TempDir()
-	run(t, "/bin/sh", "-c", "cat /etc/hostname >/dev/null; ln -s /etc/shadow "+dir+"/l; exec 3<>/dev/tcp/127.0.0.1/1 || true")
+	run(t, "/bin/bash", "-c", "cat /etc/hostname >/dev/null; ln -s /etc/shadow "+dir+"/l; (exec 3<>/dev/tcp/127.0.0.1/1) 2>/dev/null; /nonexistent 2>/dev/null; true")
 	time.Sleep(200 * time.Millisecond)
 	r.stop()
 	kinds := map[string]int{}
