@@ -151,7 +151,7 @@ func (f *Formatter) Format(e *event.Event) (string, map[string]any) {
 // AppendText appends the escaped output text for e to dst.
 func (f *Formatter) AppendText(dst []byte, e *event.Event) []byte {
 	var raw [512]byte
-	return appendEscaped(dst, string(f.appendRaw(raw[:0], e)))
+	return appendEscaped(dst, f.appendRaw(raw[:0], e))
 }
 
 // appendRaw appends the text before escaping.

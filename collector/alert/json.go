@@ -25,7 +25,7 @@ func appendJSONString(dst []byte, s string) []byte {
 }
 
 // appendEscaped appends the JSON escaping of s without the surrounding quotes.
-func appendEscaped(dst []byte, s string) []byte {
+func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -57,14 +57,14 @@ func appendEscaped(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		n := validSeqLen(s[i:])
+		n := validSeqLen(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		if n > 0 {
 			i += n
 			continue
 		}
 		dst = append(dst, s[start:i]...)
 		dst = append(dst, "\uFFFD"...)
-		i += invalidSubpartLen(s[i:])
+		i += invalidSubpartLen(string(s[i:min(i+utf8.UTFMax, len(s))]))
 		start = i
 	}
 	return append(dst, s[start:]...)

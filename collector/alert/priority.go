@@ -8,10 +8,11 @@ import (
 // Priority is a rule's severity, with Falco's numbering: Emergency is 0 (most severe) and Debug 7.
 type Priority int8
 
-// Priorities, most severe first.
+// Priorities, most severe first. Falco's "Alert" priority is PriorityAlert because Alert is the
+// name of the alert type in this package.
 const (
 	Emergency Priority = iota
-	Alert
+	PriorityAlert
 	Critical
 	Error
 	Warning

@@ -1,0 +1,283 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lannersec/lanner/collector/event"
+	"github.com/lannersec/lanner/collector/fields"
+)
+
+// Alert is what a matched rule produces. The first fields are those of Falco's JSON alert;
+// K8s carries enrichment that shippers add to their own document formats (the Falco JSON form
+// leaves it out, so that consumers of Falco's output read lanner's unchanged).
+type Alert struct {
+	// Time is the event time.
+	Time     time.Time
+	Rule     string
+	Priority Priority
+	Source   event.Source
+	// Tags are the rule's tags, sorted and without duplicates (Falco keeps them in a std::set).
+	Tags []string
+	// Output is the full text line Falco prints: "<evt.time>: <Priority> <message>".
+	Output string
+	// Message is the rule's output alone (Falco's json_include_message_property).
+	Message string
+	// OutputFields has one entry per %token of the message and prefix, keyed by the token as
+	// written; values are string, int64, uint64, float64, bool, []any, or nil when missing.
+	OutputFields map[string]any
+	Hostname     string
+	// K8s is the Kubernetes context of the event, when an enricher found one.
+	K8s *K8sMeta
+}
+
+// K8sMeta is the Kubernetes context an enricher attaches to an alert: where the workload runs
+// and what owns it. Shippers map it to their document formats (ECS orchestrator.* and
+// kubernetes.* for Elasticsearch).
+type K8sMeta struct {
+	Namespace string
+	PodName   string
+	PodUID    string
+	NodeName  string
+	// ContainerName is the container's name in the pod spec.
+	ContainerName string
+	// OwnerKind and OwnerName name the controller at the top of the owner chain (Deployment,
+	// DaemonSet, StatefulSet, Job, CronJob...).
+	OwnerKind, OwnerName string
+	Labels               map[string]string
+	Annotations          map[string]string
+}
+
+// Builder turns a matched rule and its event into an Alert: it adds Falco's "%evt.time:
+// <Priority> " prefix and the suggested output fields that Falco's default configuration
+// (append_output: suggested_output: true) appends to every rule of a source. A Builder is
+// built once and is safe for concurrent use.
+type Builder struct {
+	hostname string
+	prefix   [event.NumSources]*Formatter
+	suffix   [event.NumSources]*Formatter
+}
+
+// BuilderOption changes how a Builder renders alerts.
+type BuilderOption func(*builderConfig)
+
+type builderConfig struct {
+	noSuggested bool
+	iso8601     bool
+}
+
+// WithoutSuggestedFields leaves out the suggested fields, like falco.yaml without
+// `suggested_output: true`.
+func WithoutSuggestedFields() BuilderOption {
+	return func(c *builderConfig) { c.noSuggested = true }
+}
+
+// WithISO8601Time prefixes outputs with %evt.time.iso8601 instead of %evt.time, like
+// falco.yaml's time_format_iso_8601: true.
+func WithISO8601Time() BuilderOption {
+	return func(c *builderConfig) { c.iso8601 = true }
+}
+
+// suggestedOrder is the order in which Falco (with the container plugin) appends the suggested
+// fields; other suggested fields follow, by name.
+var suggestedOrder = []string{
+	"container.id", "container.name", "container.image.repository", "container.image.tag",
+	"k8s.pod.name", "k8s.ns.name",
+}
+
+// NewBuilder compiles the prefix and suggested-field formats for every source the registry
+// knows. hostname is written into every alert (the caller resolves it: lanner uses
+// LANNER_HOSTNAME, then FALCO_HOSTNAME, then the kernel's host name).
+func NewBuilder(r *fields.Registry, hostname string, opts ...BuilderOption) (*Builder, error) {
+	if r == nil {
+		return nil, errors.New("alert builder: no field registry")
+	}
+	var cfg builderConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b := &Builder{hostname: hostname}
+	timeField := "evt.time"
+	if cfg.iso8601 {
+		timeField = "evt.time.iso8601"
+	}
+	for _, src := range event.Sources() {
+		all := r.Fields(src)
+		if len(all) == 0 {
+			continue
+		}
+		p, err := NewFormatter("*%"+timeField, src, r)
+		if err != nil {
+			return nil, fmt.Errorf("alert builder: %s prefix: %w", src, err)
+		}
+		b.prefix[src] = p
+		if cfg.noSuggested {
+			continue
+		}
+		if sfx := suggestedFormat(all); sfx != "" {
+			s, err := NewFormatter(sfx, src, r)
+			if err != nil {
+				return nil, fmt.Errorf("alert builder: %s suggested fields: %w", src, err)
+			}
+			b.suffix[src] = s
+		}
+	}
+	return b, nil
+}
+
+// suggestedFormat returns " a_b=%a.b c_d=%c.d..." for the fields flagged Suggested.
+func suggestedFormat(all []*fields.Field) string {
+	var sug []*fields.Field
+	for _, f := range all {
+		if f.Has(fields.Suggested) {
+			sug = append(sug, f)
+		}
+	}
+	rank := func(name string) int {
+		if i := slices.Index(suggestedOrder, name); i >= 0 {
+			return i
+		}
+		return len(suggestedOrder)
+	}
+	slices.SortStableFunc(sug, func(a, b *fields.Field) int {
+		if d := rank(a.Name) - rank(b.Name); d != 0 {
+			return d
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	var sb strings.Builder
+	for _, f := range sug {
+		sb.WriteByte(' ')
+		sb.WriteString(strings.ReplaceAll(f.Name, ".", "_"))
+		sb.WriteString("=%")
+		sb.WriteString(f.Name)
+	}
+	return sb.String()
+}
+
+// SuggestedFormat returns the text the builder appends to every rule output of src (empty when
+// none), so that `lanner rules list` can show a rule's effective output.
+func (b *Builder) SuggestedFormat(src event.Source) string {
+	if int(src) >= event.NumSources || b.suffix[src] == nil {
+		return ""
+	}
+	return b.suffix[src].String()
+}
+
+// Build makes the alert for a rule that matched e. msg is the rule's compiled output; tags are
+// copied, sorted and deduplicated.
+func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []string, msg *Formatter) *Alert {
+	src := e.Source
+	a := &Alert{
+		Time:     time.Unix(0, e.Time),
+		Rule:     rule,
+		Priority: prio,
+		Source:   src,
+		Tags:     normalizeTags(tags),
+		Hostname: b.hostname,
+	}
+	n := 1
+	if msg != nil {
+		n += len(msg.keys)
+	}
+	var pre, sfx *Formatter
+	if int(src) < event.NumSources {
+		pre, sfx = b.prefix[src], b.suffix[src]
+	}
+	if sfx != nil {
+		n += len(sfx.keys)
+	}
+	a.OutputFields = make(map[string]any, n)
+
+	var buf [1024]byte
+	line := buf[:0]
+	if pre != nil {
+		line = pre.AppendText(line, e)
+		pre.AddFields(a.OutputFields, e)
+	} else {
+		// A source without fields (no evt.time) still gets a readable prefix.
+		line = strconv.AppendInt(line, e.Time, 10)
+	}
+	line = append(line, ": "...)
+	line = append(line, prio.String()...)
+	line = append(line, ' ')
+	msgStart := len(line)
+	if msg != nil {
+		line = msg.AppendText(line, e)
+		msg.AddFields(a.OutputFields, e)
+	}
+	if sfx != nil {
+		line = sfx.AppendText(line, e)
+		sfx.AddFields(a.OutputFields, e)
+	}
+	a.Output = string(line)
+	a.Message = a.Output[msgStart:]
+	return a
+}
+
+func normalizeTags(tags []string) []string {
+	out := make([]string, len(tags))
+	copy(out, tags)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedUnique(s []string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendJSON appends the alert as Falco's JSON alert (json_output: true with the default
+// json_include_* settings): keys sorted, time in UTC with nanoseconds, priority long name.
+func (a *Alert) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"hostname":`...)
+	dst = appendJSONString(dst, a.Hostname)
+	dst = append(dst, `,"output":`...)
+	dst = appendJSONString(dst, a.Output)
+	dst = append(dst, `,"output_fields":`...)
+	dst = appendJSONObject(dst, a.OutputFields)
+	dst = append(dst, `,"priority":`...)
+	dst = appendJSONString(dst, a.Priority.String())
+	dst = append(dst, `,"rule":`...)
+	dst = appendJSONString(dst, a.Rule)
+	dst = append(dst, `,"source":`...)
+	dst = appendJSONString(dst, a.Source.String())
+	dst = append(dst, `,"tags":`...)
+	tags := a.Tags
+	if !sortedUnique(tags) {
+		tags = normalizeTags(tags)
+	}
+	dst = appendJSONValue(dst, tags)
+	dst = append(dst, `,"time":"`...)
+	dst = AppendTime(dst, a.Time)
+	return append(dst, `"}`...)
+}
+
+// MarshalJSON returns Falco's JSON alert.
+func (a *Alert) MarshalJSON() ([]byte, error) {
+	return a.AppendJSON(make([]byte, 0, 1024)), nil
+}
+
+// AppendTime appends t as Falco writes an alert time: UTC, "2006-01-02T15:04:05" and always
+// nine fractional digits, then "Z".
+func AppendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
+	dst = append(dst, '.')
+	ns := t.Nanosecond()
+	var digits [9]byte
+	for i := 8; i >= 0; i-- {
+		digits[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	dst = append(dst, digits[:]...)
+	return append(dst, 'Z')
+}
