@@ -383,13 +383,20 @@ func fdFields(c *config) []*Field {
 		ipNameField(c, "fd.sip.name", "Domain name of the server IP address, among the names lanner resolves.", fdIP(serverIP, false)),
 		ipNameField(c, "fd.lip.name", "Domain name of the local IP address, among the names lanner resolves.", fdIP(localIP, true)),
 		ipNameField(c, "fd.rip.name", "Domain name of the remote IP address, among the names lanner resolves.", fdIP(remoteIP, true)),
-		strField("fd.nameraw", 0, "The path exactly as the system call passed it, without resolving it against the working directory.",
-			func(e *event.Event) (string, bool) {
-				fd := fdOf(e)
-				if fd == nil {
-					return "", false
-				}
-				return dedupSlashes(fd.NameRaw), true
-			}),
+		{Name: "fd.nameraw", Type: TypeCharBuf, Desc: "The path exactly as the system call passed it, without resolving it against the working directory.",
+			Build: noArg(func() *Extractor {
+				// The last cleaned path is kept, so a repeated path with "//" allocates once.
+				var lastIn, lastOut string
+				return &Extractor{Str: func(e *event.Event) (string, bool) {
+					fd := fdOf(e)
+					if fd == nil {
+						return "", false
+					}
+					if fd.NameRaw != lastIn {
+						lastIn, lastOut = fd.NameRaw, dedupSlashes(fd.NameRaw)
+					}
+					return lastOut, true
+				}}
+			})},
 	}
 }
