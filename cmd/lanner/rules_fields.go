@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lannersec/lanner/collector/event"
+	"github.com/lannersec/lanner/collector/fields"
+)
+
+func newRulesFieldsCmd() *cobra.Command {
+	var source string
+	var markdown bool
+	c := &cobra.Command{
+		Use:   "fields",
+		Short: "List the fields rules can use, per source (like falco --list)",
+		Long: `List every field lanner's rules can use in conditions and outputs, grouped by source and
+field class, with its type, how it takes an argument, its flags and its description.
+--markdown prints the same as Markdown tables (the field reference in docs/ is made with it).`,
+		Example: `  lanner rules fields
+  lanner rules fields --source k8s_audit
+  lanner rules fields --markdown > docs/fields.md`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			srcs := event.Sources()
+			if source != "" {
+				s, ok := event.ParseSource(source)
+				if !ok {
+					return &usageError{msg: fmt.Sprintf("unknown source %q: want one of %s", source, sourceNames())}
+				}
+				srcs = []event.Source{s}
+			}
+			r := fields.NewRegistry()
+			if markdown {
+				return writeFieldsMarkdown(cmd.OutOrStdout(), r, srcs)
+			}
+			return writeFieldsText(cmd.OutOrStdout(), r, srcs)
+		},
+	}
+	c.Flags().StringVar(&source, "source", "", "only this source ("+sourceNames()+")")
+	c.Flags().BoolVar(&markdown, "markdown", false, "print Markdown tables")
+	return c
+}
+
+func sourceNames() string {
+	var names []string
+	for _, s := range event.Sources() {
+		names = append(names, s.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+// fieldClass is the part of a field name before its first dot (evt, proc, ka...), Falco's
+// "field class" heading.
+func fieldClass(name string) string {
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+// groupByClass splits sorted fields into runs of one class, keeping their order.
+func groupByClass(fs []*fields.Field) [][]*fields.Field {
+	var groups [][]*fields.Field
+	for _, f := range fs {
+		if n := len(groups); n > 0 && fieldClass(groups[n-1][0].Name) == fieldClass(f.Name) {
+			groups[n-1] = append(groups[n-1], f)
+			continue
+		}
+		groups = append(groups, []*fields.Field{f})
+	}
+	return groups
+}
+
+// usage is how the field is written: "proc.aname[N]" when it takes an argument.
+func usage(f *fields.Field) string {
+	if !f.Has(fields.ArgRequired) && !f.Has(fields.ArgAllowed) {
+		return f.Name
+	}
+	arg := "ARG"
+	switch {
+	case f.Has(fields.ArgIndex) && f.Has(fields.ArgKey):
+		arg = "KEY|N"
+	case f.Has(fields.ArgIndex):
+		arg = "N"
+	case f.Has(fields.ArgKey):
+		arg = "KEY"
+	}
+	return f.Name + "[" + arg + "]"
+}
+
+// argText explains the argument in words; empty for fields without one.
+func argText(f *fields.Field) string {
+	var parts []string
+	switch {
+	case f.Has(fields.ArgRequired):
+		parts = append(parts, "argument required")
+	case f.Has(fields.ArgAllowed):
+		parts = append(parts, "argument optional")
+	default:
+		return ""
+	}
+	if f.Has(fields.ArgIndex) {
+		parts = append(parts, "a number")
+	}
+	if f.Has(fields.ArgKey) {
+		parts = append(parts, fmt.Sprintf("a key, also written %s.KEY", f.Name))
+	}
+	s := strings.Join(parts, "; ")
+	if f.ArgDesc != "" {
+		s += ": " + f.ArgDesc
+	}
+	return s
+}
+
+// flagWords names the flags that change how a field may be used.
+func flagWords(f *fields.Field) []string {
+	var w []string
+	if f.Has(fields.IsList) {
+		w = append(w, "list")
+	}
+	if f.Has(fields.FilterOnly) {
+		w = append(w, "filter only (not in outputs)")
+	}
+	if f.Has(fields.NoRHS) {
+		w = append(w, "not on the right of a comparison")
+	}
+	if f.Has(fields.NoTransformer) {
+		w = append(w, "no transformers")
+	}
+	if f.Has(fields.Deprecated) {
+		w = append(w, "deprecated")
+	}
+	if f.Has(fields.Suggested) {
+		w = append(w, "suggested output field")
+	}
+	return w
+}
+
+func writeFieldsText(w io.Writer, r *fields.Registry, srcs []event.Source) error {
+	ew := &errWriter{w: w}
+	const nameCol, typeCol = 34, 10
+	indent := strings.Repeat(" ", nameCol+typeCol)
+	for _, src := range srcs {
+		for _, group := range groupByClass(r.Fields(src)) {
+			ew.printf("%s\n", strings.Repeat("-", 80))
+			ew.printf("Field Class:    %s\n", fieldClass(group[0].Name))
+			ew.printf("Event Sources:  %s\n\n", src)
+			for _, f := range group {
+				name := usage(f)
+				pad := nameCol - len(name)
+				if pad < 1 {
+					ew.printf("%s\n", name)
+					name, pad = "", nameCol
+				}
+				ew.printf("%s%s%-*s%s\n", name, strings.Repeat(" ", pad), typeCol, f.Type, f.Desc)
+				if a := argText(f); a != "" {
+					ew.printf("%sArgument: %s\n", indent, a)
+				}
+				if fl := flagWords(f); len(fl) > 0 {
+					ew.printf("%sFlags: %s\n", indent, strings.Join(fl, ", "))
+				}
+			}
+			ew.printf("\n")
+		}
+	}
+	return ew.err
+}
+
+func writeFieldsMarkdown(w io.Writer, r *fields.Registry, srcs []event.Source) error {
+	ew := &errWriter{w: w}
+	ew.printf("# Field reference\n\n")
+	ew.printf("Generated by `lanner rules fields --markdown`. Fields are written `name` or `name[arg]`;\n")
+	ew.printf("a key argument may also follow a dot (`evt.arg.flags` is `evt.arg[flags]`).\n")
+	for _, src := range srcs {
+		groups := groupByClass(r.Fields(src))
+		ew.printf("\n## Source `%s`\n", src)
+		if len(groups) == 0 {
+			ew.printf("\nNo fields.\n")
+		}
+		for _, group := range groups {
+			ew.printf("\n### `%s`\n\n", fieldClass(group[0].Name))
+			ew.printf("| Field | Type | Description |\n|---|---|---|\n")
+			for _, f := range group {
+				desc := f.Desc
+				if a := argText(f); a != "" {
+					desc += " Argument: " + a + "."
+				}
+				if fl := flagWords(f); len(fl) > 0 {
+					desc += " Flags: " + strings.Join(fl, ", ") + "."
+				}
+				ew.printf("| `%s` | %s | %s |\n", mdCell(usage(f)), f.Type, mdCell(desc))
+			}
+		}
+	}
+	return ew.err
+}
+
+// mdCell keeps a table cell on one line and its pipes from ending the cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// errWriter remembers the first write error so that a long listing checks it once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
