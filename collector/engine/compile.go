@@ -82,7 +82,13 @@ func (ms *macroSet) resolve(n filter.Node, visibility int, lenient bool) (filter
 	lookup := func(name string) (filter.Node, bool) {
 		cm, ok := ms.by[name]
 		if ok && (visibility < 0 || cm.info.index < visibility) {
-			if cm.failed || cm.resolved == nil {
+			if !cm.failed && cm.resolved == nil {
+				// Not resolved yet (a redefined macro can see macros with a larger index than
+				// its own): hand out the parsed body, the resolver expands it and finds loops.
+				cm.used = true
+				return cm.parsed, true
+			}
+			if cm.failed {
 				if failed == "" {
 					failed = name
 				}
@@ -239,7 +245,7 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 	if err != nil {
 		if !skip(err) {
 			d := Diag{Severity: SevError, Code: codeCompileCond, Kind: "rule", Item: ri.name, Msg: err.Error()}
-			p := ri.cond.locate(0)
+			p := compileErrPos(err, ast, text, ms)
 			if p.Line == 0 {
 				p = ri.pos
 			}
@@ -280,4 +286,53 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 		r.EventTypes = []uint16{event.AuditEventType}
 	}
 	return r
+}
+
+// compileErrPos finds where in the rules files a compile error comes from. The error's position
+// is an offset into the text the failing check was parsed from, which is the rule's condition
+// or the condition of a macro it uses; the check found at that position in the resolved tree
+// tells which, because its field (or value) text must start at that offset.
+func compileErrPos(err error, ast filter.Node, rule mtext, ms *macroSet) Pos {
+	var ce *filter.CompileError
+	if !errors.As(err, &ce) {
+		return Pos{}
+	}
+	off := ce.Pos.Offset
+	var tokens []string
+	filter.Walk(ast, func(n filter.Node) bool {
+		c, ok := n.(*filter.Check)
+		if !ok {
+			return true
+		}
+		if c.Field != nil && (c.Pos.Offset == off || c.Field.Pos.Offset == off) {
+			tokens = append(tokens, c.Field.Base().Name)
+			if c.Field.Transformer != "" {
+				tokens = append(tokens, c.Field.Transformer)
+			}
+		}
+		if c.Value != nil && c.Value.Pos.Offset == off {
+			tokens = append(tokens, c.Value.Str, "(", "val(")
+			if c.Value.Field != nil {
+				tokens = append(tokens, c.Value.Field.Base().Name)
+			}
+		}
+		return true
+	})
+	texts := []mtext{rule}
+	for _, m := range ms.list {
+		if m.used {
+			texts = append(texts, m.text)
+		}
+	}
+	for _, t := range texts {
+		if off >= len(t.s) {
+			continue
+		}
+		for _, tok := range tokens {
+			if tok != "" && strings.HasPrefix(t.s[off:], tok) {
+				return t.locate(off)
+			}
+		}
+	}
+	return Pos{}
 }

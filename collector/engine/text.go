@@ -93,8 +93,10 @@ func (m mtext) locate(off int) Pos {
 	if len(m.spans) == 0 {
 		return Pos{}
 	}
+	past := 0
 	if off >= len(m.s) {
-		off = len(m.s) - 1
+		// The end of the text (an "unexpected end of input"): just after the last byte.
+		off, past = len(m.s)-1, 1
 	}
 	if off < 0 {
 		off = 0
@@ -106,7 +108,7 @@ func (m mtext) locate(off int) Pos {
 	sp := m.spans[i]
 	p := sp.pos
 	if sp.verbatim && off >= sp.start {
-		p.Col += off - sp.start
+		p.Col += off - sp.start + past
 	}
 	return p
 }
