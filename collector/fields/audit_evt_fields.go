@@ -1,53 +1,38 @@
 package fields
 
 import (
-	"strconv"
-	"time"
-
 	"github.com/lannersec/lanner/collector/event"
 )
 
-// auditEvtFields returns the generic evt.* fields that Falco offers for plugin sources such as
-// k8s_audit. Falco's alert formatter prefixes every output with %evt.time, so at least that one
-// must exist for every source; the others let rules and outputs say the same things they say for
-// syscall events.
-func auditEvtFields() []*Field {
-	src := event.SourceK8sAudit
-	num := func(name string, t Type, desc string, fn func(e *event.Event) int64, text func(ns int64) string) *Field {
-		return &Field{
-			Name: name, Source: src, Type: t, Desc: desc,
-			Build: func(string, bool) (*Extractor, error) {
-				x := &Extractor{Num: func(e *event.Event) (int64, bool) { return fn(e), true }}
-				if text != nil {
-					x.Text = func(e *event.Event) (string, bool) { return text(fn(e)), true }
-				}
-				return x, nil
-			},
+// auditGenericEvt names the evt.* fields that Falco offers for every plugin source, k8s_audit
+// included. They read only what every event has (number, time, source, host), so the k8s_audit
+// source uses the syscall source's definitions: outputs print them identically for both sources.
+// Falco's alert formatter prefixes every output with %evt.time, so that one at least must exist.
+var auditGenericEvt = map[string]bool{
+	"evt.num": true, "evt.time": true, "evt.time.s": true, "evt.time.iso8601": true,
+	"evt.datetime": true, "evt.datetime.s": true, "evt.rawtime": true, "evt.rawtime.s": true,
+	"evt.rawtime.ns": true, "evt.source": true, "evt.hostname": true,
+}
+
+// auditEvtFields returns the generic evt.* fields of the k8s_audit source.
+func auditEvtFields(c *config) []*Field {
+	var out []*Field
+	for _, f := range evtFields(c) {
+		if !auditGenericEvt[f.Name] {
+			continue
 		}
-	}
-	str := func(name, desc string, fn func(e *event.Event) string) *Field {
-		return &Field{
-			Name: name, Source: src, Type: TypeCharBuf, Desc: desc,
-			Build: func(string, bool) (*Extractor, error) {
-				return &Extractor{Str: func(e *event.Event) (string, bool) { return fn(e), true }}, nil
-			},
+		f.Source = event.SourceK8sAudit
+		if f.Name == "evt.source" {
+			f.Desc = "Name of the source of the event (k8s_audit)."
 		}
+		out = append(out, f)
 	}
-	evTime := func(e *event.Event) int64 { return e.Time }
-	local := func(layout string) func(int64) string {
-		return func(ns int64) string { return time.Unix(0, ns).Format(layout) }
-	}
-	return []*Field{
-		num("evt.num", TypeUint64, "The event number within its source, starting at 1.", func(e *event.Event) int64 { return int64(e.Num) }, nil),
-		num("evt.time", TypeAbsTime, "The event time, printed as local clock time with nanoseconds.", evTime, local("15:04:05.000000000")),
-		num("evt.time.s", TypeAbsTime, "The event time, printed as local clock time in seconds.", evTime, local("15:04:05")),
-		num("evt.time.iso8601", TypeAbsTime, "The event time, printed in ISO 8601 with nanoseconds, UTC.", evTime, kaISOTime),
-		num("evt.datetime", TypeAbsTime, "The event time, printed as local date and time with nanoseconds.", evTime, local("2006-01-02 15:04:05.000000000")),
-		num("evt.datetime.s", TypeAbsTime, "The event time, printed as local date and time in seconds.", evTime, local("2006-01-02 15:04:05")),
-		num("evt.rawtime", TypeAbsTime, "The event time in nanoseconds since the epoch.", evTime, func(ns int64) string { return strconv.FormatInt(ns, 10) }),
-		num("evt.rawtime.s", TypeAbsTime, "The integer part of the event time in seconds since the epoch.", func(e *event.Event) int64 { return e.Time / 1e9 }, nil),
-		num("evt.rawtime.ns", TypeAbsTime, "The fractional part of the event time, in nanoseconds.", func(e *event.Event) int64 { return e.Time % 1e9 }, nil),
-		str("evt.source", "The event source name (k8s_audit).", func(e *event.Event) string { return e.Source.String() }),
-		str("evt.pluginname", "The name of the plugin that produced the event (k8saudit for audit events).", func(*event.Event) string { return "k8saudit" }),
-	}
+	out = append(out, &Field{
+		Name: "evt.pluginname", Source: event.SourceK8sAudit, Type: TypeCharBuf,
+		Desc: "Name of the plugin that produces the event in Falco (k8saudit).",
+		Build: noArg(func() *Extractor {
+			return &Extractor{Str: func(*event.Event) (string, bool) { return "k8saudit", true }}
+		}),
+	})
+	return out
 }

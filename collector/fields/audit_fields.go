@@ -19,14 +19,14 @@ import (
 // decide the same way here. The one deliberate difference is ka.sourceips (see its description).
 
 // auditFields returns the built-in fields of the k8s_audit source.
-func auditFields() []*Field {
+func auditFields(c *config) []*Field {
 	var fs []*Field
 	fs = append(fs, kaFields()...)
 	fs = append(fs, kaContainerFields("containers", "containers", true)...)
 	fs = append(fs, kaContainerFields("initContainers", "init containers", true)...)
 	fs = append(fs, kaContainerFields("ephemeralContainers", "ephemeral containers", false)...)
 	fs = append(fs, jsonFields()...)
-	fs = append(fs, auditEvtFields()...)
+	fs = append(fs, auditEvtFields(c)...)
 	return fs
 }
 

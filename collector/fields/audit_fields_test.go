@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lannersec/lanner/collector/event"
 )
@@ -399,7 +400,7 @@ func TestAuditFieldArgs(t *testing.T) {
 }
 
 func TestAuditFieldRendering(t *testing.T) {
-	r := NewRegistry()
+	r := NewRegistry(WithLocation(time.UTC), WithHostname("node-1"))
 	e := auditEvent(t, bindingCreate)
 	cases := []struct {
 		name, arg string
@@ -411,8 +412,12 @@ func TestAuditFieldRendering(t *testing.T) {
 		{"ka.req.binding.role", "", false, "cluster-admin", "cluster-admin"},
 		{"jevt.rawtime", "", false, "1763632801123456789", "1763632801123456789"},
 		{"evt.rawtime", "", false, "1763632801123456789", int64(1763632801123456789)},
-		{"evt.time.iso8601", "", false, "2025-11-20T10:00:01.123456789+0000", int64(1763632801123456789)},
+		// evt.time.iso8601 is the syscall source's definition, shared.
+		{"evt.time.iso8601", "", false, FormatISO8601(1763632801123456789), int64(1763632801123456789)},
 		{"evt.num", "", false, "7", uint64(7)},
+		{"evt.time", "", false, "10:00:01.123456789", int64(1763632801123456789)},
+		{"evt.hostname", "", false, "node-1", "node-1"},
+		{"evt.source", "", false, "k8s_audit", "k8s_audit"},
 	}
 	for _, tc := range cases {
 		x, err := r.Resolve(event.SourceK8sAudit, tc.name, tc.arg, tc.hasArg)

@@ -192,10 +192,11 @@ type Registry struct {
 // the syscall fields need from outside the event (time zone, host name, DNS).
 func NewRegistry(opts ...Option) *Registry {
 	r := &Registry{}
-	for _, f := range syscallFields(newConfig(opts)) {
+	c := newConfig(opts)
+	for _, f := range syscallFields(c) {
 		r.mustAdd(f)
 	}
-	for _, f := range auditFields() {
+	for _, f := range auditFields(c) {
 		r.mustAdd(f)
 	}
 	return r
