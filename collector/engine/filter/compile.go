@@ -662,7 +662,7 @@ func (c *compiler) pred(n *Check, o op, lhs *operand, vals []string) (pred, erro
 			}
 			addrs[i] = a.Unmap()
 		}
-		if o == opNe {
+		if o == opNe && len(addrs) == 1 {
 			one := addrs[0]
 			return pred{ip: func(a netip.Addr) bool { return a.Unmap() != one }}, nil
 		}
@@ -701,7 +701,10 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 }
 
 func strPred(o op, vals []string) (func(string) bool, error) {
-	v := vals[0]
+	var v string // the constant of a scalar operator (lists may be empty)
+	if len(vals) > 0 {
+		v = vals[0]
+	}
 	switch o {
 	case opEq:
 		return func(s string) bool { return s == v }, nil
@@ -771,7 +774,10 @@ func stringSet(vals []string) func(string) bool {
 }
 
 func numPred(o op, nums []int64) func(int64) bool {
-	v := nums[0]
+	var v int64
+	if len(nums) > 0 {
+		v = nums[0]
+	}
 	switch o {
 	case opEq:
 		return func(x int64) bool { return x == v }
@@ -804,7 +810,10 @@ func numPred(o op, nums []int64) func(int64) bool {
 }
 
 func bytesPred(o op, vals [][]byte) func([]byte) bool {
-	v := vals[0]
+	var v []byte
+	if len(vals) > 0 {
+		v = vals[0]
+	}
 	switch o {
 	case opEq:
 		return func(b []byte) bool { return bytes.Equal(b, v) }
