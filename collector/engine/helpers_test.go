@@ -70,7 +70,7 @@ func sys(typ, proc string) *event.Event {
 // audit makes a k8s_audit event with the given verb and resource.
 func audit(verb, resource string) *event.Event {
 	doc := map[string]any{
-		"kind": "Event", "apiVersion": "audit.k8s.io/v1", "stage": "ResponseComplete", "verb": verb,
+		"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": "a1", "stage": "ResponseComplete", "verb": verb,
 		"user":      map[string]any{"username": "alice"},
 		"objectRef": map[string]any{"resource": resource, "namespace": "default", "name": "x"},
 	}
@@ -110,4 +110,9 @@ func fatalDiags(t *testing.T, res *Result) {
 	if !res.OK() {
 		t.FailNow()
 	}
+}
+
+// krule writes a k8s_audit rule.
+func krule(name, cond string) string {
+	return "- rule: " + name + "\n  desc: d\n  condition: " + cond + "\n  output: \"v=%ka.verb\"\n  priority: NOTICE\n  source: k8s_audit\n"
 }
