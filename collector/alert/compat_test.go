@@ -79,3 +79,41 @@ func TestUpstreamOutputsCompile(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkUpstreamAlert formats the alert of the stable rule "Read sensitive file untrusted"
+// (the longest kind of upstream output, plus the suggested fields) for a realistic openat event
+// with the built-in fields, and encodes it as Falco JSON.
+func BenchmarkUpstreamAlert(b *testing.B) {
+	const output = "Sensitive file opened for reading by non-trusted program | file=%fd.name gparent=%proc.aname[2] ggparent=%proc.aname[3] gggparent=%proc.aname[4] evt_type=%evt.type user=%user.name user_uid=%user.uid user_loginuid=%user.loginuid process=%proc.name proc_exepath=%proc.exepath parent=%proc.pname command=%proc.cmdline terminal=%proc.tty"
+	r := fields.NewRegistry(fields.WithHostname("node-1"))
+	msg, err := NewFormatter(output, event.SourceSyscall, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bl, err := NewBuilder(r, "node-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctr := &event.Container{ID: "3ad7b26ded6d", FullID: "3ad7b26ded6d0123456789", Name: "web", Image: "nginx:1.27",
+		ImageRepository: "nginx", ImageTag: "1.27", Pod: &event.Pod{Name: "web-7d9f", Namespace: "shop"}}
+	init1 := &event.Thread{Tid: 1, Pid: 1, Name: "systemd", ExePath: "/usr/lib/systemd/systemd"}
+	sshd := &event.Thread{Tid: 800, Pid: 800, PPid: 1, Name: "sshd", ExePath: "/usr/sbin/sshd", Parent: init1}
+	bash := &event.Thread{Tid: 900, Pid: 900, PPid: 800, Name: "bash", ExePath: "/usr/bin/bash", Parent: sshd, Tty: 34816}
+	cat := &event.Thread{Tid: 1000, Pid: 1000, PPid: 900, Name: "cat", Exe: "cat", ExePath: "/usr/bin/cat",
+		Args: []string{"/etc/shadow"}, Tty: 34816, UID: 0, User: "root", LoginUID: 1000, Parent: bash, Container: ctr}
+	openat, _ := event.TypeByName("openat")
+	e := &event.Event{Source: event.SourceSyscall, Type: openat, Num: 42, Time: 1718000000123456789,
+		Sys: &event.Syscall{Res: 3, Thread: cat, FD: &event.FD{Num: 3, Type: event.FDFile, Name: "/etc/shadow"},
+			Params: []event.Param{{Name: "fd", Value: "3", Raw: 3, HasRaw: true}, {Name: "name", Value: "/etc/shadow"}, {Name: "flags", Value: "O_RDONLY"}}}}
+	tags := []string{"maturity_stable", "host", "container", "filesystem", "mitre_credential_access", "T1555"}
+	buf := make([]byte, 0, 4096)
+	if testing.Verbose() {
+		b.Logf("%s", bl.Build(e, "Read sensitive file untrusted", Warning, tags, msg).AppendJSON(nil))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		a := bl.Build(e, "Read sensitive file untrusted", Warning, tags, msg)
+		buf = a.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
