@@ -272,7 +272,14 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 		types, all, err := filter.EventTypes(ast, event.TypeByName)
 		if err != nil {
 			if !skip(err) {
-				diag(Diag{Severity: SevError, Code: codeCompileCond, File: ri.pos.File, Line: ri.pos.Line, Col: ri.pos.Col,
+				p := compileErrPos(err, ast, text, ms)
+				if p.Line == 0 {
+					p = evtTypePos(err, text, ms)
+				}
+				if p.Line == 0 {
+					p = ri.pos
+				}
+				diag(Diag{Severity: SevError, Code: codeCompileCond, File: p.File, Line: p.Line, Col: p.Col,
 					Kind: "rule", Item: ri.name, Msg: err.Error()})
 			}
 			return nil
@@ -318,6 +325,17 @@ func compileErrPos(err error, ast filter.Node, rule mtext, ms *macroSet) Pos {
 		}
 		return true
 	})
+	// Prefer the names the message mentions: several checks can start at the same offset of
+	// different texts (offset 0 of the rule and of each macro).
+	var named []string
+	for _, tok := range tokens {
+		if len(tok) > 1 && strings.Contains(ce.Msg, tok) {
+			named = append(named, tok)
+		}
+	}
+	if len(named) > 0 {
+		tokens = named
+	}
 	texts := []mtext{rule}
 	for _, m := range ms.list {
 		if m.used {
@@ -332,6 +350,39 @@ func compileErrPos(err error, ast filter.Node, rule mtext, ms *macroSet) Pos {
 			if tok != "" && strings.HasPrefix(t.s[off:], tok) {
 				return t.locate(off)
 			}
+		}
+	}
+	return Pos{}
+}
+
+// evtTypePos locates the value named by an "unknown event type X" error: the first occurrence
+// of X as a whole word in the rule's text or in a macro it uses.
+func evtTypePos(err error, rule mtext, ms *macroSet) Pos {
+	const prefix = "unknown event type "
+	msg := err.Error()
+	i := strings.Index(msg, prefix)
+	if i < 0 {
+		return Pos{}
+	}
+	name := msg[i+len(prefix):]
+	texts := []mtext{rule}
+	for _, m := range ms.list {
+		if m.used {
+			texts = append(texts, m.text)
+		}
+	}
+	for _, t := range texts {
+		for off := 0; off+len(name) <= len(t.s); {
+			j := strings.Index(t.s[off:], name)
+			if j < 0 {
+				break
+			}
+			j += off
+			end := j + len(name)
+			if (j == 0 || strings.IndexByte(listDelims, t.s[j-1]) >= 0) && (end == len(t.s) || strings.IndexByte(listDelims, t.s[end]) >= 0) {
+				return t.locate(j)
+			}
+			off = j + 1
 		}
 	}
 	return Pos{}

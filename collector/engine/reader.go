@@ -84,6 +84,16 @@ func (c *collector) readFile(f File, res *Result) {
 
 var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// yamlParserErrors are the messages of yaml.v3's parser (as opposed to its scanner).
+var yamlParserErrors = map[string]bool{
+	"did not find expected <document start>": true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+}
+
 func (r *reader) read(data []byte) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node
@@ -99,6 +109,11 @@ func (r *reader) read(data []byte) error {
 			if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 				line, _ = strconv.Atoi(m[1])
 				msg = m[2]
+				if yamlParserErrors[msg] {
+					// For parser (not scanner) errors yaml.v3 prints the 0-based line of the
+					// construct being parsed ("while parsing a flow sequence"): make it 1-based.
+					line++
+				}
 			} else {
 				msg = strings.TrimPrefix(msg, "yaml: ")
 			}
