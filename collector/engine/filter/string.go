@@ -7,8 +7,10 @@ import "strings"
 // operator between children, `not` is a prefix, values are printed bare unless they need quotes.
 //
 // Two deliberate differences keep the output parseable, which Falco's is not in these corners:
-// an empty value prints as "" (Falco prints nothing), and values or field arguments holding
-// characters a bare string cannot hold ( ( ) , = [ ] \v ) are quoted.
+// an empty value prints as "" (Falco prints nothing), values or field arguments holding
+// characters a bare string cannot hold ( ( ) , = [ ] \v ) are quoted, and a trailing backslash
+// in a quoted value is written \x5c, and a double negation prints as `not (not x)` (Falco's
+// `not not x` would read back as x).
 func String(n Node) string {
 	var b strings.Builder
 	writeNode(&b, n)
@@ -23,7 +25,14 @@ func writeNode(b *strings.Builder, n Node) {
 		writeLogical(b, "or", n.Children)
 	case *Not:
 		b.WriteString("not ")
-		writeNode(b, n.Child)
+		if _, double := n.Child.(*Not); double {
+			// `not not x` would parse back as x (each `not ` toggles): keep the shape.
+			b.WriteByte('(')
+			writeNode(b, n.Child)
+			b.WriteByte(')')
+		} else {
+			writeNode(b, n.Child)
+		}
 	case *Ident:
 		b.WriteString(n.Name)
 	case *Check:
@@ -123,7 +132,13 @@ func escape(s string, arg bool) string {
 		case '\t':
 			b.WriteString(`\t`)
 		case '\\':
-			b.WriteString(`\\`)
+			if i == len(s)-1 {
+				// A quoted string cannot end in an escaped backslash: the lexer takes the closing
+				// quote for an escaped one (libsinsp has the same blind spot). \x5c can be read.
+				b.WriteString(`\x5c`)
+			} else {
+				b.WriteString(`\\`)
+			}
 		case '"':
 			b.WriteString(`\"`)
 		default:
