@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/lannersec/lanner/collector/capture"
@@ -21,6 +22,8 @@ type Config struct {
 	ProcRoot string
 	// HostRoot is the host's root for /etc/passwd and /etc/group (default "/").
 	HostRoot string
+	// CgroupRoot is the cgroup v2 mount point; default: found in /proc/self/mountinfo.
+	CgroupRoot string
 	// MaxThreads bounds the thread table (default 65536); the least recently active threads are
 	// evicted when it is full.
 	MaxThreads int
@@ -67,8 +70,10 @@ type State struct {
 	hostNames *names
 	ctrNames  map[string]*names
 	host      *event.Container
-	num       uint64
-	stats     Stats
+	// cgroupRoot is the cgroup v2 mount, to check cgroup ids against paths.
+	cgroupRoot string
+	num        uint64
+	stats      Stats
 
 	ev  event.Event
 	sys event.Syscall
@@ -94,16 +99,20 @@ func New(cfg Config) (*State, error) {
 	if _, err := os.Stat(cfg.ProcRoot); err != nil {
 		return nil, fmt.Errorf("state: proc root: %w", err)
 	}
+	if cfg.CgroupRoot == "" {
+		cfg.CgroupRoot = cgroup2Mount(cfg.ProcRoot)
+	}
 	return &State{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		threads:   map[int64]*thread{},
-		procs:     map[int64]*process{},
-		byCgroup:  map[uint64]*event.Container{},
-		byID:      map[string]*event.Container{},
-		hostNames: newNames(cfg.HostRoot),
-		ctrNames:  map[string]*names{},
-		host:      &event.Container{ID: event.HostContainerID},
+		cgroupRoot: cfg.CgroupRoot,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		threads:    map[int64]*thread{},
+		procs:      map[int64]*process{},
+		byCgroup:   map[uint64]*event.Container{},
+		byID:       map[string]*event.Container{},
+		hostNames:  newNames(cfg.HostRoot),
+		ctrNames:   map[string]*names{},
+		host:       &event.Container{ID: event.HostContainerID},
 	}, nil
 }
 
@@ -469,34 +478,99 @@ func (s *State) container(fullID, runtime string) *event.Container {
 }
 
 // containerByCgroupID sets th's container after its cgroup v2 id changed (first record, or the
-// process was moved). The id -> container mapping is cached only when the v2 path alone names
-// it: on hybrid hosts every process can share the root v2 cgroup while v1 paths differ.
+// process was moved). The id is the inode number of the cgroup's directory, so a path read from
+// /proc/PID/cgroup is trusted (and cached by id) only when its directory has that inode: the
+// process may have moved again, or exited, since the record was written. A process that is gone
+// is found by searching the cgroup2 hierarchy for the id.
 func (s *State) containerByCgroupID(th *thread, id uint64) {
 	th.cgroupID = id
 	if c, ok := s.byCgroup[id]; ok {
 		th.t.Container = c
+		s.names(th.t, time.Now())
 		return
 	}
 	s.stats.ContainerLookup++
-	b, err := os.ReadFile(filepath.Join(s.cfg.ProcRoot, strconv.FormatInt(th.t.Pid, 10), "cgroup"))
-	if err != nil {
-		if th.t.Container == nil {
+	content, _ := os.ReadFile(filepath.Join(s.cfg.ProcRoot, strconv.FormatInt(th.t.Pid, 10), "cgroup"))
+	path, verified := "", false
+	if s.cgroupRoot != "" {
+		for line := range strings.SplitSeq(string(content), "\n") {
+			if p, ok := strings.CutPrefix(line, "0::"); ok && cgroupInode(filepath.Join(s.cgroupRoot, p)) == id {
+				path, verified = p, true
+			}
+		}
+		if !verified {
+			path, verified = s.findCgroup(id)
+		}
+	}
+	switch {
+	case verified && path != "/":
+		if cid, rt, ok := ContainerFromPath(path); ok {
+			th.t.Container = s.container(cid, rt)
+		} else {
 			th.t.Container = s.host
 		}
-		return
+		if len(s.byCgroup) > 65536 {
+			clear(s.byCgroup)
+		}
+		s.byCgroup[id] = th.t.Container
+	case len(content) > 0:
+		// The root v2 cgroup (hybrid hosts keep containers in v1 hierarchies): the whole file.
+		s.setContainer(th, string(content))
+	case th.t.Container == nil:
+		th.t.Container = s.host
 	}
-	s.setContainer(th, string(b))
+	s.names(th.t, time.Now())
+}
+
+// findCgroup searches the cgroup2 hierarchy for the directory whose inode is id.
+func (s *State) findCgroup(id uint64) (string, bool) {
+	found := ""
+	_ = filepath.WalkDir(s.cgroupRoot, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || found != "" {
+			return filepath.SkipDir
+		}
+		if cgroupInode(p) == id {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if found == "" {
+		return "", false
+	}
+	rel, err := filepath.Rel(s.cgroupRoot, found)
+	if err != nil {
+		return "", false
+	}
+	return "/" + strings.TrimPrefix(rel, "."), true
+}
+
+func cgroupInode(dir string) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// cgroup2Mount finds where the cgroup v2 hierarchy is mounted (/sys/fs/cgroup on unified hosts,
+// /sys/fs/cgroup/unified on hybrid ones), from mountinfo.
+func cgroup2Mount(procRoot string) string {
+	b, err := os.ReadFile(filepath.Join(procRoot, "self", "mountinfo"))
+	if err != nil {
+		return ""
+	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok && p != "/" {
-			if len(s.byCgroup) > 65536 {
-				clear(s.byCgroup)
-			}
-			s.byCgroup[id] = th.t.Container
+		// ... mount-point ... - fstype source options
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		if f := strings.Fields(pre); len(f) > 4 {
+			return f[4]
 		}
 	}
-	if th.t.Container != nil && !th.t.Container.IsHost() {
-		s.names(th.t, time.Now())
-	}
+	return ""
 }
 
 // scanFDs reads the files a process has open at scan time (sockets are learned from later
