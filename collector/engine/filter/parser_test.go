@@ -138,9 +138,9 @@ var parseCases = []struct {
 	{cond: `proc.name = ""`, want: `proc.name = ""`},       // lanner prints "" where Falco prints nothing
 	{cond: `proc.name = "a,b"`, want: `proc.name = "a,b"`}, // quoted so it parses again
 	{cond: `proc.name = "val(x.y)"`, want: `proc.name = "val(x.y)"`},
-	{cond: `(A.A=\)`, want: `A.A = "\x5c"`},      // found by fuzzing: "\\" cannot end a quoted string
+	{cond: `(A.A=\)`, want: `A.A = "\x5c"`},               // found by fuzzing: "\\" cannot end a quoted string
 	{cond: `x.y = "a\\"`, err: "expected a string value"}, // quirk: the closing quote counts as escaped
-	{cond: "not(not A)", want: "not (not A)"},     // found by fuzzing: kept as a double negation
+	{cond: "not(not A)", want: "not (not A)"},             // found by fuzzing: kept as a double negation
 	{cond: "not (not A)", want: "not (not A)"},
 
 	// Field arguments.
