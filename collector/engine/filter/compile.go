@@ -39,6 +39,7 @@ type Warning struct {
 	Msg  string
 }
 
+// String returns the warning's message.
 func (w Warning) String() string { return w.Msg }
 
 // CompileError is a condition that parses but cannot be compiled: unknown field, operator the
@@ -50,6 +51,7 @@ type CompileError struct {
 	Err error
 }
 
+// Error returns the message, which names the field, operator or value at fault.
 func (e *CompileError) Error() string { return e.Msg }
 
 // Unwrap returns the underlying error.

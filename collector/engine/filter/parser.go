@@ -16,6 +16,7 @@ type SyntaxError struct {
 	Msg               string
 }
 
+// Error returns the message with its line and column.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("line %d column %d: %s", e.Line, e.Col, e.Msg)
 }

@@ -84,6 +84,7 @@ type MacroError struct {
 	Pos  Pos
 }
 
+// Error returns Falco's message for the problem.
 func (e *MacroError) Error() string {
 	if e.Loop {
 		return fmt.Sprintf("reference loop in macro '%s'", e.Name)
