@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +24,7 @@ type replayFlags struct {
 	source   string
 	matching string
 	timezone string
+	resolve  []string
 }
 
 func newReplayCmd() *cobra.Command {
@@ -41,10 +44,14 @@ Exit status: 0 when every line was read, 1 when some line or file was skipped, 2
 do not load (one FILE:LINE:COL line per problem, as 'lanner rules validate' prints them) or a
 flag is wrong.
 
-The alert hostname is $LANNER_HOSTNAME, else $FALCO_HOSTNAME, else the machine's host name.`,
+The alert hostname is $LANNER_HOSTNAME, else $FALCO_HOSTNAME, else the machine's host name.
+
+Replay does no DNS: fields such as fd.sip.name find a name only for the addresses given with
+--resolve NAME=ADDR, standing in for the lookups Falco makes of the names rules mention.`,
 		Example: `  lanner replay -r rules/k8s_audit_rules.yaml collector/audit/testdata/k8s_audit_events.jsonl
   lanner replay -r falco_rules.yaml -r my_overrides.yaml --rule-matching all events.jsonl
-  lanner replay -r falco_rules.yaml --source syscall --timezone UTC events.jsonl | jq .rule`,
+  lanner replay -r falco_rules.yaml --source syscall --timezone UTC events.jsonl | jq .rule
+  lanner replay -r falco_rules.yaml --resolve kubernetes.default.svc.cluster.local=10.96.0.1 events.jsonl`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &usageError{msg: "replay: no event files given\n" + c.UsageString()}
@@ -61,6 +68,7 @@ The alert hostname is $LANNER_HOSTNAME, else $FALCO_HOSTNAME, else the machine's
 	c.Flags().StringArrayVarP(&fl.rules, "rules", "r", nil, "rules file, in load order (repeatable)")
 	c.Flags().StringVar(&fl.source, "source", "auto", "event source of the input lines: auto, syscall or k8s_audit")
 	c.Flags().StringVar(&fl.matching, "rule-matching", "first", "first: one alert per event (Falco's default); all: every matching rule")
+	c.Flags().StringArrayVar(&fl.resolve, "resolve", nil, "NAME=ADDR: the address NAME resolves to, for fd.*ip.name fields (repeatable)")
 	c.Flags().StringVar(&fl.timezone, "timezone", "Local", "time zone of clock-time fields such as evt.time in outputs (Falco uses the local zone)")
 	return c
 }
@@ -89,6 +97,11 @@ func runReplay(stdout, stderr io.Writer, fl replayFlags, inputs []string, hostna
 		return &usageError{msg: fmt.Sprintf("replay: invalid --timezone %q: %v", fl.timezone, err)}
 	}
 
+	hosts, err := parseResolve(fl.resolve)
+	if err != nil {
+		return &usageError{msg: "replay: " + err.Error()}
+	}
+
 	files := make([]engine.File, 0, len(fl.rules))
 	for _, name := range fl.rules {
 		data, err := os.ReadFile(name)
@@ -97,7 +110,8 @@ func runReplay(stdout, stderr io.Writer, fl replayFlags, inputs []string, hostna
 		}
 		files = append(files, engine.File{Name: name, Data: data})
 	}
-	reg := fields.NewRegistry(fields.WithLocation(loc), fields.WithHostname(hostname))
+	reg := fields.NewRegistry(fields.WithLocation(loc), fields.WithHostname(hostname),
+		fields.WithHostResolver(fields.NewStaticHosts(hosts)))
 	rs, res := engine.Load(files, engine.Options{Registry: reg, RuleMatching: matching})
 	for _, w := range res.Warnings {
 		fmt.Fprintln(stderr, w.String())
@@ -155,6 +169,23 @@ func runReplay(stdout, stderr io.Writer, fl replayFlags, inputs []string, hostna
 		return errSkipped
 	}
 	return nil
+}
+
+// parseResolve reads --resolve NAME=ADDR flags into a name -> addresses table.
+func parseResolve(flags []string) (map[string][]netip.Addr, error) {
+	hosts := make(map[string][]netip.Addr, len(flags))
+	for _, f := range flags {
+		name, addr, ok := strings.Cut(f, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("invalid --resolve %q: want NAME=ADDR", f)
+		}
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --resolve %q: %v", f, err)
+		}
+		hosts[name] = append(hosts[name], a)
+	}
+	return hosts, nil
 }
 
 // resolveHostname picks the hostname written into alerts: $LANNER_HOSTNAME, else

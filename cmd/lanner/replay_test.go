@@ -142,3 +142,54 @@ func TestResolveHostname(t *testing.T) {
 		}
 	}
 }
+
+const apiRule = `
+- rule: Talk to the API server
+  desc: connect to the API server by name
+  condition: evt.type = connect and fd.sip.name = "kubernetes.default.svc.cluster.local"
+  output: "%proc.name connected to %fd.sip.name (%fd.name)"
+  priority: NOTICE
+`
+
+const connectEvent = `{"type":"connect","time":"2024-06-10T06:13:39.000020000Z","res":0,"params":[{"name":"res","value":"0","raw":0},{"name":"tuple","value":"10.244.1.30:48766->10.96.0.1:443"},{"name":"fd","value":"3","raw":3}],"thread":{"pid":8100,"name":"curl","exe":"curl","exepath":"/usr/bin/curl","uid":0,"user":"root"},"fd":{"num":3,"type":"ipv4","l4proto":"tcp","cip":"10.244.1.30","cport":48766,"sip":"10.96.0.1","sport":443,"connected":true}}`
+
+func TestReplayResolve(t *testing.T) {
+	dir := t.TempDir()
+	rules := writeFile(t, dir, "rules.yaml", apiRule)
+	events := writeFile(t, dir, "events.jsonl", connectEvent+"\n")
+	tests := []struct {
+		name    string
+		resolve []string
+		alerts  int
+	}{
+		{"no resolver, no name, no match", nil, 0},
+		{"resolved", []string{"kubernetes.default.svc.cluster.local=10.96.0.1"}, 1},
+		{"other address", []string{"kubernetes.default.svc.cluster.local=10.96.0.2"}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			fl := replayFlags{rules: []string{rules}, source: "syscall", matching: "first", timezone: "UTC", resolve: tc.resolve}
+			if err := runReplay(&out, &errOut, fl, []string{events}, "h"); err != nil {
+				t.Fatalf("runReplay: %v (stderr %s)", err, errOut.String())
+			}
+			if n := strings.Count(out.String(), "\n"); n != tc.alerts {
+				t.Fatalf("%d alerts, want %d: %s", n, tc.alerts, out.String())
+			}
+			if tc.alerts == 1 && !strings.Contains(out.String(), `Notice curl connected to kubernetes.default.svc.cluster.local (10.244.1.30:48766->10.96.0.1:443)`) {
+				t.Fatalf("unexpected alert %s", out.String())
+			}
+		})
+	}
+}
+
+func TestParseResolve(t *testing.T) {
+	if _, err := parseResolve([]string{"a=1.2.3.4", "a=::1", "b=10.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"noequals", "=1.2.3.4", "a=not-an-ip", "a="} {
+		if _, err := parseResolve([]string{bad}); err == nil {
+			t.Errorf("parseResolve(%q) succeeded", bad)
+		}
+	}
+}

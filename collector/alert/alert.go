@@ -82,13 +82,6 @@ func WithISO8601Time() BuilderOption {
 	return func(c *builderConfig) { c.iso8601 = true }
 }
 
-// suggestedOrder is the order in which Falco (with the container plugin) appends the suggested
-// fields; other suggested fields follow, by name.
-var suggestedOrder = []string{
-	"container.id", "container.name", "container.image.repository", "container.image.tag",
-	"k8s.pod.name", "k8s.ns.name",
-}
-
 // NewBuilder compiles the prefix and suggested-field formats for every source the registry
 // knows. hostname is written into every alert (the caller resolves it: lanner uses
 // LANNER_HOSTNAME, then FALCO_HOSTNAME, then the kernel's host name).
@@ -118,7 +111,7 @@ func NewBuilder(r *fields.Registry, hostname string, opts ...BuilderOption) (*Bu
 		if cfg.noSuggested {
 			continue
 		}
-		if sfx := suggestedFormat(all); sfx != "" {
+		if sfx := suggestedFormat(r.Suggested(src)); sfx != "" {
 			s, err := NewFormatter(sfx, src, r)
 			if err != nil {
 				return nil, fmt.Errorf("alert builder: %s suggested fields: %w", src, err)
@@ -129,26 +122,11 @@ func NewBuilder(r *fields.Registry, hostname string, opts ...BuilderOption) (*Bu
 	return b, nil
 }
 
-// suggestedFormat returns " a_b=%a.b c_d=%c.d..." for the fields flagged Suggested.
-func suggestedFormat(all []*fields.Field) string {
-	var sug []*fields.Field
-	for _, f := range all {
-		if f.Has(fields.Suggested) {
-			sug = append(sug, f)
-		}
-	}
-	rank := func(name string) int {
-		if i := slices.Index(suggestedOrder, name); i >= 0 {
-			return i
-		}
-		return len(suggestedOrder)
-	}
-	slices.SortStableFunc(sug, func(a, b *fields.Field) int {
-		if d := rank(a.Name) - rank(b.Name); d != 0 {
-			return d
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
+// suggestedFormat returns " a_b=%a.b c_d=%c.d..." for the suggested fields, in the registry's
+// order (Falco's: container.id, container.name, container.image.repository,
+// container.image.tag, k8s.pod.name, k8s.ns.name), each named with its dots made underscores as
+// Falco's format_suggested_field does.
+func suggestedFormat(sug []*fields.Field) string {
 	var sb strings.Builder
 	for _, f := range sug {
 		sb.WriteByte(' ')
