@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lannersec/lanner/collector/event"
 )
@@ -204,4 +205,25 @@ func BenchmarkBuildAlertJSON(b *testing.B) {
 		buf = a.AppendJSON(buf[:0])
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// FuzzJSONString checks that every string encodes to valid JSON that decodes back to the input
+// (after invalid UTF-8 is replaced).
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"", "a\"b", "\x00\x1f\x7f", "\xe2\x82x", "\xed\xa0\x80", "é😀", "\xf4\x90\x80\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		enc := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(enc, &got); err != nil {
+			t.Fatalf("%q encodes to invalid JSON %q: %v", s, enc, err)
+		}
+		if utf8.ValidString(s) && got != s {
+			t.Fatalf("%q round-trips to %q", s, got)
+		}
+		if !utf8.ValidString(got) {
+			t.Fatalf("decoded %q is not valid UTF-8", got)
+		}
+	})
 }
