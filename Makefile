@@ -16,7 +16,8 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./collector/engine/filter:FuzzParse \
 	./collector/engine:FuzzLoad \
-	./collector/capture:FuzzDecode
+	./collector/capture:FuzzDecode \
+	./collector/alert:FuzzNewFormatter
 
 .PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf
 
