@@ -559,9 +559,36 @@ func (c *compiler) lintValues(n *Check, lhs *operand, o op, vals []string) {
 			}
 		}
 	}
-	if o == opRegex && len(vals) == 1 && regexp.QuoteMeta(vals[0]) == vals[0] {
-		c.warn(n.Value.Pos, "LOAD_COMPILE_CONDITION", "regex '%s' has no special characters: '=' is faster and means the same", vals[0])
+	if o == opRegex && len(vals) == 1 {
+		if alt, lit := simpleRegex(vals[0]); alt != "" {
+			c.warn(n.Value.Pos, "LOAD_COMPILE_CONDITION", "regex '%s' can be written '%s %s', which is faster and means the same", vals[0], alt, lit)
+		}
 	}
+}
+
+// simpleRegex reports the plain operator an anchored regex is equivalent to: a literal is `=`,
+// `lit.*` startswith, `.*lit` endswith, `.*lit.*` contains. It returns "" when there is none.
+func simpleRegex(re string) (op, lit string) {
+	pre := strings.HasPrefix(re, ".*")
+	if pre {
+		re = re[2:]
+	}
+	suf := strings.HasSuffix(re, ".*") && !strings.HasSuffix(re, `\.*`)
+	if suf {
+		re = re[:len(re)-2]
+	}
+	if re == "" || regexp.QuoteMeta(re) != re {
+		return "", ""
+	}
+	switch {
+	case pre && suf:
+		return "contains", re
+	case pre:
+		return "endswith", re
+	case suf:
+		return "startswith", re
+	}
+	return "=", re
 }
 
 // pred is a compiled constant comparison for one kind of value. Exactly one function is set.
@@ -861,7 +888,10 @@ func numWidth(t fields.Type) (bits int, signed bool) {
 // scans "%d%c" and refuses trailing characters, so 0x10 and 1.5 are errors). Ports also take
 // service names (ssh -> 22).
 func parseNum(t fields.Type, v string) (int64, error) {
-	if t == fields.TypePort && v != "" && strings.Trim(v, "0123456789") != "" {
+	if t == fields.TypePort && v == "" {
+		return 0, nil // libsinsp reads an empty port as 0
+	}
+	if t == fields.TypePort && strings.Trim(v, "0123456789") != "" {
 		p, err := net.LookupPort("tcp", v)
 		if err != nil {
 			return 0, fmt.Errorf("unrecognized protocol %s", v)

@@ -162,6 +162,7 @@ var matchCases = []struct {
 	{cond: "t.port = ssh", v: vals{"t.port": 22}, want: true}, // service names as getservbyname
 	{cond: "t.port in (http, https)", v: vals{"t.port": 443}, want: true},
 	{cond: "t.port = nosuchservice", err: "unrecognized protocol nosuchservice"},
+	{cond: "t.port = ''", v: vals{"t.port": 0}, want: true}, // an empty port reads as 0
 	{cond: "t.reltime > 1000", v: vals{"t.reltime": 2000}, want: true},
 	{cond: "t.abstime >= 1", v: vals{"t.abstime": 1}, want: true},
 	{cond: "t.errno = -2", v: vals{"t.errno": -2}, want: true},
@@ -403,7 +404,12 @@ func TestCompileWarnings(t *testing.T) {
 		{"ka.user = <NA>", "LOAD_UNSAFE_NA_CHECK", "comparing ka.user with '<NA>' is unsafe"},
 		{"ka.user in (a, <NA>)", "LOAD_UNSAFE_NA_CHECK", "'<NA>' is unsafe"},
 		{"t.dep = x", "LOAD_DEPRECATED_ITEM", "field t.dep is deprecated"},
-		{"t.str regex bash", "LOAD_COMPILE_CONDITION", "regex 'bash' has no special characters"},
+		{"t.str regex bash", "LOAD_COMPILE_CONDITION", "regex 'bash' can be written '= bash'"},
+		{"t.str regex 'ba.*'", "LOAD_COMPILE_CONDITION", "can be written 'startswith ba'"},
+		{"t.str regex '.*sh'", "LOAD_COMPILE_CONDITION", "can be written 'endswith sh'"},
+		{"t.str regex '.*as.*'", "LOAD_COMPILE_CONDITION", "can be written 'contains as'"},
+		{"t.str regex 'b.sh'", "", ""},
+		{"t.str regex '.*'", "", ""},
 		{"t.str = t.none", "", ""},
 		{"t.str = bash", "", ""},
 		{"t.str = val(t.str2)", "", ""},
