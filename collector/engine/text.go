@@ -147,6 +147,7 @@ func rebuildScalar(file string, lines []string, n *yaml.Node) (mtext, bool) {
 		}
 		// A plain scalar folded over several lines: lines are trimmed and joined by one space.
 		var parts []mtext
+		total := 0
 		line, c := n.Line, col
 		for len(parts) == 0 || line <= len(lines) {
 			raw := lines[line-1]
@@ -161,10 +162,14 @@ func rebuildScalar(file string, lines []string, n *yaml.Node) (mtext, bool) {
 			}
 			if len(parts) > 0 {
 				parts = append(parts, lit(" ", Pos{file, line, c + lead}))
+				total++
 			}
 			parts = append(parts, verbatim(seg, Pos{file, line, c + lead}))
-			if got := cat(parts...); len(got.s) >= len(n.Value) {
-				return got, true
+			total += len(seg)
+			// Build the text once at the end: concatenating on every line would be quadratic
+			// in the length of the scalar.
+			if total >= len(n.Value) {
+				return cat(parts...), true
 			}
 			line, c = line+1, 1
 		}
