@@ -63,8 +63,8 @@ func auditDoc(e *event.Event) (map[string]any, bool) {
 
 // kaStrFn reads one string value; kaListFn appends values to dst. Both report availability.
 type (
-	kaStrFn  func(e *event.Event, doc map[string]any) (string, bool)
-	kaListFn func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool)
+	kaStrFn  func(d *jDoc) (string, bool)
+	kaListFn func(d *jDoc, idx int, dst []string) ([]string, bool)
 )
 
 // kaStr defines a single-valued field.
@@ -72,19 +72,19 @@ func kaStr(name, desc string, fn kaStrFn) *Field {
 	return &Field{
 		Name: name, Source: event.SourceK8sAudit, Type: TypeCharBuf, Desc: desc,
 		Build: func(string, bool) (*Extractor, error) {
+			d := &jDoc{}
 			return &Extractor{Type: TypeCharBuf, Str: func(e *event.Event) (string, bool) {
-				doc, ok := auditDoc(e)
-				if !ok {
+				if !d.reset(e, true) {
 					return "", false
 				}
-				return fn(e, doc)
+				return fn(d)
 			}}, nil
 		},
 	}
 }
 
 // kaKeyStr defines a single-valued field that needs a key argument; check validates the key.
-func kaKeyStr(name, desc, argDesc string, check func(key string) error, fn func(e *event.Event, doc map[string]any, key string) (string, bool)) *Field {
+func kaKeyStr(name, desc, argDesc string, check func(key string) error, fn func(d *jDoc, key string) (string, bool)) *Field {
 	return &Field{
 		Name: name, Source: event.SourceK8sAudit, Type: TypeCharBuf, Flags: kaArgKey.flags(), Desc: desc, ArgDesc: argDesc,
 		Build: func(arg string, _ bool) (*Extractor, error) {
@@ -93,12 +93,12 @@ func kaKeyStr(name, desc, argDesc string, check func(key string) error, fn func(
 					return nil, err
 				}
 			}
+			d := &jDoc{}
 			return &Extractor{Type: TypeCharBuf, Str: func(e *event.Event) (string, bool) {
-				doc, ok := auditDoc(e)
-				if !ok {
+				if !d.reset(e, true) {
 					return "", false
 				}
-				return fn(e, doc, arg)
+				return fn(d, arg)
 			}}, nil
 		},
 	}
@@ -122,13 +122,14 @@ func kaList(name, desc string, arg kaArgKind, fn kaListFn) *Field {
 				}
 				idx = n
 			}
+			d := &jDoc{}
 			strs := func(e *event.Event, dst []string) ([]string, bool) {
-				doc, ok := auditDoc(e)
-				if !ok {
+				if !d.reset(e, true) {
 					return dst, false
 				}
 				n := len(dst)
-				dst, ok = fn(e, doc, idx, dst)
+				var ok bool
+				dst, ok = fn(d, idx, dst)
 				// An empty list is "not available" to Falco: no comparison can hold on it.
 				return dst, ok && len(dst) > n
 			}
@@ -167,12 +168,12 @@ func pathStr(keys ...string) kaStrFn {
 	for i, k := range keys {
 		path[i] = k
 	}
-	return func(e *event.Event, doc map[string]any) (string, bool) {
-		v, ok := jLookup(doc, keys...)
+	return func(d *jDoc) (string, bool) {
+		v, ok := jLookup(d.doc, keys...)
 		if !ok {
 			return "", false
 		}
-		return jText(e, v, path), true
+		return d.text(v, path), true
 	}
 }
 
@@ -183,8 +184,8 @@ func pathList(keys ...string) kaListFn {
 	for i, k := range keys {
 		path[i] = k
 	}
-	return func(e *event.Event, doc map[string]any, _ int, dst []string) ([]string, bool) {
-		v, ok := jLookup(doc, keys...)
+	return func(d *jDoc, _ int, dst []string) ([]string, bool) {
+		v, ok := jLookup(d.doc, keys...)
 		if !ok {
 			return dst, false
 		}
@@ -193,7 +194,7 @@ func pathList(keys ...string) kaListFn {
 			return dst, false
 		}
 		for i, el := range arr {
-			dst = append(dst, jText(e, el, path.with(i)))
+			dst = append(dst, d.text(el, path.with(i)))
 		}
 		return dst, true
 	}
@@ -201,14 +202,14 @@ func pathList(keys ...string) kaListFn {
 
 // leavesSkipMissing walks keys (see jWalk) and keeps the leaves that exist.
 func leavesSkipMissing(keys ...string) kaListFn {
-	return func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
-		leaves, ok := jWalk(doc, idx, keys, nil, nil)
+	return func(d *jDoc, idx int, dst []string) ([]string, bool) {
+		leaves, ok := jWalk(d.doc, idx, keys, nil, nil)
 		if !ok {
 			return dst, false
 		}
 		for _, l := range leaves {
 			if l.ok {
-				dst = append(dst, jText(e, l.v, l.path))
+				dst = append(dst, d.text(l.v, l.path))
 			}
 		}
 		return dst, true
@@ -218,8 +219,8 @@ func leavesSkipMissing(keys ...string) kaListFn {
 // leavesStrict walks keys and fails when an element lacks the jLeaf (container names and images:
 // the plugin errors out on a container without one).
 func leavesStrict(keys ...string) kaListFn {
-	return func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
-		leaves, ok := jWalk(doc, idx, keys, nil, nil)
+	return func(d *jDoc, idx int, dst []string) ([]string, bool) {
+		leaves, ok := jWalk(d.doc, idx, keys, nil, nil)
 		if !ok {
 			return dst, false
 		}
@@ -228,7 +229,7 @@ func leavesStrict(keys ...string) kaListFn {
 			if !l.ok {
 				return dst[:n], false
 			}
-			dst = append(dst, jText(e, l.v, l.path))
+			dst = append(dst, d.text(l.v, l.path))
 		}
 		return dst, true
 	}
@@ -248,8 +249,8 @@ func kaImageRepository(image string) string {
 
 // subjectsOfKind lists binding subjects of one kind, rendered by render.
 func subjectsOfKind(kind string, render func(subj map[string]any) (string, bool)) kaListFn {
-	return func(_ *event.Event, doc map[string]any, _ int, dst []string) ([]string, bool) {
-		v, ok := jLookup(doc, "requestObject", "subjects")
+	return func(d *jDoc, _ int, dst []string) ([]string, bool) {
+		v, ok := jLookup(d.doc, "requestObject", "subjects")
 		if !ok {
 			return dst, false
 		}
@@ -280,8 +281,8 @@ func subjectName(subj map[string]any) (string, bool) {
 
 // roleRulesField flattens one array member of every RBAC rule (verbs, resources...).
 func roleRulesField(key string) kaListFn {
-	return func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
-		leaves, ok := jWalk(doc, idx, []string{"requestObject", "rules", key}, nil, nil)
+	return func(d *jDoc, idx int, dst []string) ([]string, bool) {
+		leaves, ok := jWalk(d.doc, idx, []string{"requestObject", "rules", key}, nil, nil)
 		if !ok {
 			return dst, false
 		}
@@ -291,7 +292,7 @@ func roleRulesField(key string) kaListFn {
 				continue
 			}
 			for i, el := range arr {
-				dst = append(dst, jText(e, el, l.path.with(i)))
+				dst = append(dst, d.text(el, l.path.with(i)))
 			}
 		}
 		return dst, true
@@ -333,7 +334,7 @@ func kaFields() []*Field {
 		kaList("ka.req.binding.subjects.group_names", "For a role binding, the names of its Group subjects.", kaArgNone, subjectsOfKind("Group", subjectName)),
 		kaStr("ka.req.binding.role", "For a role binding, the name of the role it binds.", pathStr("requestObject", "roleRef", "name")),
 		kaKeyStr("ka.req.binding.subject.has_name", "Deprecated, kept for old rules: always true, whatever the argument.", "subject name (ignored)", nil,
-			func(*event.Event, map[string]any, string) (string, bool) { return "true", true }),
+			func(*jDoc, string) (string, bool) { return "true", true }),
 		kaStr("ka.req.configmap.name", "The name of the object the request is about (meant for configmaps, set for any resource).", pathStr("objectRef", "name")),
 		kaStr("ka.req.configmap.obj", "For a configmap, its data map as compact JSON.", pathStr("requestObject", "data")),
 		kaStr("ka.req.container.image", "Deprecated: the image of the pod's first container.", firstContainer(func(img string) string { return img })),
@@ -385,9 +386,9 @@ func kaContainerFields(list, what string, hostPort bool) []*Field {
 		kaList(p+"name", "For a pod, the names of its "+what+".", kaArgIndex, leavesStrict(keys("name")...)),
 		kaList(p+"image", "For a pod, the images of its "+what+".", kaArgIndex, leavesStrict(keys("image")...)),
 		kaList(p+"image.repository", "For a pod, the image repositories of its "+what+" (the image up to the first ':' or '@').", kaArgIndex,
-			func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
+			func(d *jDoc, idx int, dst []string) ([]string, bool) {
 				n := len(dst)
-				dst, ok := leavesStrict(keys("image")...)(e, doc, idx, dst)
+				dst, ok := leavesStrict(keys("image")...)(d, idx, dst)
 				for i := n; i < len(dst); i++ {
 					dst[i] = kaImageRepository(dst[i])
 				}
@@ -414,8 +415,8 @@ func kaContainerFields(list, what string, hostPort bool) []*Field {
 // joinedWords gives one value per container whose array at keys exists: its elements joined by a
 // space. A non-string element is an extraction error.
 func joinedWords(keys []string) kaListFn {
-	return func(_ *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
-		leaves, ok := jWalk(doc, idx, keys, nil, nil)
+	return func(d *jDoc, idx int, dst []string) ([]string, bool) {
+		leaves, ok := jWalk(d.doc, idx, keys, nil, nil)
 		if !ok {
 			return dst, false
 		}
@@ -447,8 +448,8 @@ func joinedWords(keys []string) kaListFn {
 
 // hostPorts flattens the ports of every container: hostPort when set, else containerPort.
 func hostPorts(keys []string) kaListFn {
-	return func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
-		leaves, ok := jWalk(doc, idx, keys, nil, nil)
+	return func(d *jDoc, idx int, dst []string) ([]string, bool) {
+		leaves, ok := jWalk(d.doc, idx, keys, nil, nil)
 		if !ok {
 			return dst, false
 		}
@@ -463,9 +464,9 @@ func hostPorts(keys []string) kaListFn {
 			}
 			for i, port := range arr {
 				if v, ok := jGet(port, "hostPort"); ok {
-					dst = append(dst, jText(e, v, l.path.with(i).with("hostPort")))
+					dst = append(dst, d.text(v, l.path.with(i).with("hostPort")))
 				} else if v, ok := jGet(port, "containerPort"); ok {
-					dst = append(dst, jText(e, v, l.path.with(i).with("containerPort")))
+					dst = append(dst, d.text(v, l.path.with(i).with("containerPort")))
 				}
 			}
 		}
@@ -477,18 +478,18 @@ func hostPorts(keys []string) kaListFn {
 // spec.<list>[i].<key>, else spec.<key>, else "0". Both paths lack securityContext in the plugin,
 // which is why the field is "0" for real pods; lanner keeps the same paths so rules agree.
 func effective(list, key string) kaListFn {
-	return func(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
+	return func(d *jDoc, idx int, dst []string) ([]string, bool) {
 		pod := "0"
-		if v, ok := jLookup(doc, "requestObject", "spec", key); ok {
-			pod = jText(e, v, jPath{"requestObject", "spec", key})
+		if v, ok := jLookup(d.doc, "requestObject", "spec", key); ok {
+			pod = d.text(v, jPath{"requestObject", "spec", key})
 		}
-		leaves, ok := jWalk(doc, idx, []string{"requestObject", "spec", list, key}, nil, nil)
+		leaves, ok := jWalk(d.doc, idx, []string{"requestObject", "spec", list, key}, nil, nil)
 		if !ok {
 			return dst, false
 		}
 		for _, l := range leaves {
 			if l.ok {
-				dst = append(dst, jText(e, l.v, l.path))
+				dst = append(dst, d.text(l.v, l.path))
 			} else {
 				dst = append(dst, pod)
 			}
@@ -497,12 +498,12 @@ func effective(list, key string) kaListFn {
 	}
 }
 
-func uriParam(e *event.Event, doc map[string]any, key string) (string, bool) {
-	v, ok := doc["requestURI"]
+func uriParam(d *jDoc, key string) (string, bool) {
+	v, ok := d.doc["requestURI"]
 	if !ok {
 		return "", false
 	}
-	u, err := url.Parse(jText(e, v, jPath{"requestURI"}))
+	u, err := url.Parse(d.text(v, jPath{"requestURI"}))
 	if err != nil {
 		return "", false
 	}
@@ -517,21 +518,21 @@ func uriParam(e *event.Event, doc map[string]any, key string) (string, bool) {
 	return vals[0], true
 }
 
-func targetPodName(e *event.Event, doc map[string]any) (string, bool) {
-	if r, _ := jLookup(doc, "objectRef", "resource"); r != "pods" {
+func targetPodName(d *jDoc) (string, bool) {
+	if r, _ := jLookup(d.doc, "objectRef", "resource"); r != "pods" {
 		return "", false
 	}
-	if sub, ok := jLookup(doc, "objectRef", "subresource"); ok && sub != "" {
+	if sub, ok := jLookup(d.doc, "objectRef", "subresource"); ok && sub != "" {
 		return "", false
 	}
-	return pathStr("responseObject", "metadata", "name")(e, doc)
+	return pathStr("responseObject", "metadata", "name")(d)
 }
 
 func firstContainer(conv func(string) string) kaStrFn {
 	images := leavesStrict("requestObject", "spec", "containers", "image")
-	return func(e *event.Event, doc map[string]any) (string, bool) {
+	return func(d *jDoc) (string, bool) {
 		var buf [1]string
-		vs, ok := images(e, doc, 0, buf[:0])
+		vs, ok := images(d, 0, buf[:0])
 		if !ok || len(vs) == 0 {
 			return "", false
 		}
@@ -539,8 +540,8 @@ func firstContainer(conv func(string) string) kaStrFn {
 	}
 }
 
-func anyContainerPrivileged(_ *event.Event, doc map[string]any) (string, bool) {
-	leaves, ok := jWalk(doc, -1, []string{"requestObject", "spec", "containers", "securityContext", "privileged"}, nil, nil)
+func anyContainerPrivileged(d *jDoc) (string, bool) {
+	leaves, ok := jWalk(d.doc, -1, []string{"requestObject", "spec", "containers", "securityContext", "privileged"}, nil, nil)
 	if !ok {
 		return "", false
 	}
@@ -554,8 +555,8 @@ func anyContainerPrivileged(_ *event.Event, doc map[string]any) (string, bool) {
 
 // volumeHostPath is the deprecated ka.req.volume.hostpath[path]. libsinsp hands key arguments to
 // plugins with index 0 as well, and the plugin applies that index, so only volumes[0] counts.
-func volumeHostPath(e *event.Event, doc map[string]any, key string) (string, bool) {
-	leaves, ok := jWalk(doc, 0, []string{"requestObject", "spec", "volumes", "hostPath", "path"}, nil, nil)
+func volumeHostPath(d *jDoc, key string) (string, bool) {
+	leaves, ok := jWalk(d.doc, 0, []string{"requestObject", "spec", "volumes", "hostPath", "path"}, nil, nil)
 	if !ok {
 		return "", false
 	}
@@ -564,7 +565,7 @@ func volumeHostPath(e *event.Event, doc map[string]any, key string) (string, boo
 		if !l.ok {
 			continue
 		}
-		v := jText(e, l.v, l.path)
+		v := d.text(l.v, l.path)
 		if (isPrefix && strings.HasPrefix(v, prefix)) || v == key {
 			return "true", true
 		}
@@ -572,8 +573,8 @@ func volumeHostPath(e *event.Event, doc map[string]any, key string) (string, boo
 	return "false", true
 }
 
-func volumeTypes(e *event.Event, doc map[string]any, idx int, dst []string) ([]string, bool) {
-	leaves, ok := jWalk(doc, idx, []string{"requestObject", "spec", "volumes", ""}, nil, nil)
+func volumeTypes(d *jDoc, idx int, dst []string) ([]string, bool) {
+	leaves, ok := jWalk(d.doc, idx, []string{"requestObject", "spec", "volumes", ""}, nil, nil)
 	if !ok {
 		return dst, false
 	}
@@ -582,7 +583,7 @@ func volumeTypes(e *event.Event, doc map[string]any, idx int, dst []string) ([]s
 		if !l.ok || !isObj {
 			continue
 		}
-		for _, k := range jObjectKeys(e, m, l.path) {
+		for _, k := range d.keys(m, l.path) {
 			if k != "name" {
 				dst = append(dst, k)
 			}

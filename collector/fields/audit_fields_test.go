@@ -466,8 +466,9 @@ func TestJevtObj(t *testing.T) {
 	}
 }
 
-func TestRawAt(t *testing.T) {
-	doc := []byte(` {"a" : {"b":[1, "x\"]", {"c":2}], "b2":true}, "e\u0041":3, "a":{"b":[9]}} `)
+func TestRawIndex(t *testing.T) {
+	raw := ` {"a" : {"b":[1, "x\"]", {"c":2}], "b2":true}, "e\u0041":3, "a":{"b":[9]}} `
+	e := &event.Event{Num: 1, Audit: &event.Audit{Raw: []byte(raw)}}
 	cases := []struct {
 		path jPath
 		want string
@@ -477,12 +478,78 @@ func TestRawAt(t *testing.T) {
 		{jPath{"eA"}, "3", true},
 		{jPath{"nope"}, "", false},
 		{jPath{"a", "b", 1}, "", false},
-		{jPath{}, ` {"a" : {"b":[1, "x\"]", {"c":2}], "b2":true}, "e\u0041":3, "a":{"b":[9]}}`[1:], true},
+		{jPath{"a", 0}, "", false},
+		{jPath{}, raw[1 : len(raw)-1], true},
 	}
+	var x jRawIndex
 	for _, tc := range cases {
-		got, ok := jRawAt(doc, tc.path)
+		got, ok := x.span(e, tc.path)
 		if ok != tc.ok || string(got) != tc.want {
-			t.Errorf("jRawAt(%v) = %q, %v; want %q, %v", tc.path, got, ok, tc.want, tc.ok)
+			t.Errorf("span(%v) = %q, %v; want %q, %v", tc.path, got, ok, tc.want, tc.ok)
 		}
 	}
+	keys, ok := x.keys(e, jPath{})
+	if !ok || strings.Join(keys, ",") != "a,eA" {
+		t.Errorf("keys = %q, %v", keys, ok)
+	}
+	// A new event in the same buffer position must not reuse the old index.
+	e2 := &event.Event{Num: 2, Audit: &event.Audit{Raw: []byte(`{"eA":"new"}`)}}
+	if got, ok := x.span(e2, jPath{"eA"}); !ok || string(got) != `"new"` {
+		t.Errorf("after a new event span = %q, %v", got, ok)
+	}
+}
+
+// FuzzAuditFields runs every k8s_audit extractor over arbitrary JSON objects: whatever shape a
+// webhook body has, extraction must answer (value or not available), never panic.
+func FuzzAuditFields(f *testing.F) {
+	for _, s := range []string{podCreate, bindingCreate, roleCreate, execPod, notAudit,
+		`{"auditID":1,"requestObject":{"spec":{"containers":{"image":3},"volumes":[[{"hostPath":{"path":"/"}}]]},"rules":[[["*"]]],"subjects":[1,{"kind":"User"}]}}`,
+		`{"auditID":null,"requestObject":[{"op":"add"}],"user":{"groups":"x"},"requestURI":"%zz?a=%zz"}`} {
+		f.Add([]byte(s))
+	}
+	r := NewRegistry()
+	type ex struct{ x *Extractor }
+	var xs []ex
+	for _, fl := range r.Fields(event.SourceK8sAudit) {
+		args := []struct {
+			a string
+			h bool
+		}{{"", false}}
+		switch {
+		case fl.Has(ArgRequired):
+			args = []struct {
+				a string
+				h bool
+			}{{"/requestObject/spec/containers/0", true}, {"", true}, {"command", true}, {"/*", true}}
+		case fl.Has(ArgIndex):
+			args = append(args, struct {
+				a string
+				h bool
+			}{"0", true}, struct {
+				a string
+				h bool
+			}{"1", true})
+		}
+		for _, a := range args {
+			if x, err := r.Resolve(event.SourceK8sAudit, fl.Name, a.a, a.h); err == nil {
+				xs = append(xs, ex{x})
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m map[string]any
+		if json.Unmarshal(data, &m) != nil || m == nil {
+			return
+		}
+		e := &event.Event{Source: event.SourceK8sAudit, Num: 1, Time: 1, Audit: &event.Audit{Doc: m, Raw: data}}
+		for _, x := range xs {
+			if x.x.List {
+				_, _ = x.x.Strs(e, nil)
+			} else if x.x.Str != nil {
+				_, _ = x.x.Str(e)
+			}
+			_, _ = x.x.Render(e)
+			_, _ = x.x.RenderJSON(e)
+		}
+	})
 }

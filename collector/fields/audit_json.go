@@ -3,6 +3,7 @@ package fields
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"sort"
 	"strconv"
 
@@ -122,22 +123,70 @@ func jPointerWalk(v any, keys []string) (any, jPath, bool) {
 	return v, path, true
 }
 
-// jText renders a JSON value the way Falco's JSON-reading plugins turn values into field
-// strings: a string is its raw text, anything else (number, bool, null, object, array) its compact
-// JSON encoding.
-func jText(e *event.Event, v any, path jPath) string {
-	if s, ok := v.(string); ok {
-		return s
+// jDoc is the document an extractor is reading, with the extractor's index of the raw bytes.
+// Each extractor owns one jDoc and reuses it from event to event: extractors of a source run on
+// one goroutine at a time, so no locking is needed, and a reused jDoc costs no allocation.
+type jDoc struct {
+	e   *event.Event
+	doc map[string]any
+	idx jRawIndex
+}
+
+// reset points d at e's document. With gate set, documents without a top-level auditID are
+// refused, as the k8saudit plugin refuses them for every ka.* field.
+func (d *jDoc) reset(e *event.Event, gate bool) bool {
+	d.e, d.doc = nil, nil
+	if e == nil || e.Audit == nil || e.Audit.Doc == nil {
+		return false
 	}
-	if e.Audit != nil && e.Audit.Raw != nil && path != nil {
-		if span, ok := jRawAt(e.Audit.Raw, path); ok {
-			var b bytes.Buffer
-			if json.Compact(&b, span) == nil {
-				return b.String()
-			}
+	if _, ok := e.Audit.Doc["auditID"]; gate && !ok {
+		return false
+	}
+	d.e, d.doc = e, e.Audit.Doc
+	return true
+}
+
+// text renders a JSON value the way Falco's JSON-reading plugins turn values into field strings:
+// a string is its raw text, anything else (number, bool, null, object, array) its compact JSON
+// encoding, taken from the input so that numbers and key order are as they were sent.
+func (d *jDoc) text(v any, path jPath) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case nil:
+		return "null"
+	case float64:
+		// Integers are what the API server writes (codes, ids, ports); their text is the same
+		// whatever the input looked like, so there is no need to index the document for them.
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return strconv.FormatInt(int64(x), 10)
+		}
+	}
+	if span, ok := d.idx.span(d.e, path); ok {
+		var b bytes.Buffer
+		if json.Compact(&b, span) == nil {
+			return b.String()
 		}
 	}
 	return jMarshal(v)
+}
+
+// keys returns the keys of the object m at path in input order (sorted without Raw).
+func (d *jDoc) keys(m map[string]any, path jPath) []string {
+	if keys, ok := d.idx.keys(d.e, path); ok {
+		return keys
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // jMarshal encodes v without HTML escaping, as the plugins' encoder does.
@@ -152,156 +201,166 @@ func jMarshal(v any) string {
 	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
-// jObjectKeys returns the keys of the object at path in input order (sorted without Raw).
-func jObjectKeys(e *event.Event, m map[string]any, path jPath) []string {
-	if e.Audit != nil && e.Audit.Raw != nil {
-		if span, ok := jRawAt(e.Audit.Raw, path); ok {
-			if keys, ok := jRawKeys(span); ok {
-				return keys
-			}
-		}
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+// jRawIndex locates values in an event's raw JSON. It is built in one pass the first time an
+// extractor needs a raw span for an event, so rendering many elements of a large array costs one
+// scan of the document rather than one scan per element.
+type jRawIndex struct {
+	raw  []byte // the document indexed (identity: data pointer and length)
+	num  uint64 // and the event number, since sources may reuse buffers
+	root *jRawNode
+	bad  bool
 }
 
-// jRawAt returns the bytes of the value at path in a JSON text. With duplicate object keys the last
-// one wins, as in encoding/json's decoding into Doc, so the rendered text and the value rules test
-// are the same member.
-func jRawAt(b []byte, path jPath) ([]byte, bool) {
-	i := jSkipWS(b, 0)
-	for _, p := range path {
-		if i >= len(b) {
-			return nil, false
+// jRawNode is one JSON value: its byte span and, for objects and arrays, its members in order.
+type jRawNode struct {
+	start, end int
+	keys       []string // object member names; nil for arrays and scalars
+	kids       []*jRawNode
+	object     bool
+}
+
+func (x *jRawIndex) load(e *event.Event) bool {
+	if e == nil || e.Audit == nil || len(e.Audit.Raw) == 0 {
+		return false
+	}
+	raw := e.Audit.Raw
+	if x.root != nil || x.bad {
+		if len(x.raw) == len(raw) && &x.raw[0] == &raw[0] && x.num == e.Num {
+			return !x.bad
 		}
+	}
+	x.raw, x.num, x.root, x.bad = raw, e.Num, nil, false
+	i := jSkipWS(raw, 0)
+	n, _, ok := jParseNode(raw, i, 0)
+	if !ok {
+		x.bad = true
+		return false
+	}
+	x.root = n
+	return true
+}
+
+// node follows path; with duplicate object keys the last one wins, as in encoding/json's decoding
+// into Doc, so the rendered text and the value rules test are the same member.
+func (x *jRawIndex) node(e *event.Event, path jPath) (*jRawNode, bool) {
+	if !x.load(e) {
+		return nil, false
+	}
+	n := x.root
+	for _, p := range path {
 		switch k := p.(type) {
 		case string:
-			if b[i] != '{' {
+			if !n.object {
 				return nil, false
 			}
-			found := -1
-			i++
-			for {
-				i = jSkipWS(b, i)
-				if i >= len(b) {
-					return nil, false
-				}
-				if b[i] == '}' {
-					break
-				}
-				if b[i] == ',' {
-					i++
-					continue
-				}
-				end, ok := jSkipString(b, i)
-				if !ok {
-					return nil, false
-				}
-				match := jKeyEquals(b[i:end], k)
-				i = jSkipWS(b, end)
-				if i >= len(b) || b[i] != ':' {
-					return nil, false
-				}
-				i = jSkipWS(b, i+1)
-				if match {
-					found = i
-				}
-				if i, ok = jSkipValue(b, i); !ok {
-					return nil, false
+			var found *jRawNode
+			for i, name := range n.keys {
+				if name == k {
+					found = n.kids[i]
 				}
 			}
-			if found < 0 {
+			if found == nil {
 				return nil, false
 			}
-			i = found
+			n = found
 		case int:
-			if b[i] != '[' {
+			if n.object || k < 0 || k >= len(n.kids) {
 				return nil, false
 			}
-			i++
-			for n := 0; ; {
-				i = jSkipWS(b, i)
-				if i >= len(b) || b[i] == ']' {
-					return nil, false
-				}
-				if b[i] == ',' {
-					i++
-					continue
-				}
-				if n == k {
-					break
-				}
-				var ok bool
-				if i, ok = jSkipValue(b, i); !ok {
-					return nil, false
-				}
-				n++
-			}
+			n = n.kids[k]
 		default:
 			return nil, false
 		}
 	}
-	end, ok := jSkipValue(b, i)
+	return n, true
+}
+
+func (x *jRawIndex) span(e *event.Event, path jPath) ([]byte, bool) {
+	n, ok := x.node(e, path)
 	if !ok {
 		return nil, false
 	}
-	return b[i:end], true
+	return x.raw[n.start:n.end], true
 }
 
-// jRawKeys lists the member names of a JSON object text in order.
-func jRawKeys(b []byte) ([]string, bool) {
-	i := jSkipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
+func (x *jRawIndex) keys(e *event.Event, path jPath) ([]string, bool) {
+	n, ok := x.node(e, path)
+	if !ok || !n.object {
 		return nil, false
 	}
-	var keys []string
-	seen := map[string]bool{}
-	i++
-	for {
-		i = jSkipWS(b, i)
-		if i >= len(b) {
-			return nil, false
-		}
-		switch b[i] {
-		case '}':
-			return keys, true
-		case ',':
-			i++
-			continue
-		}
-		end, ok := jSkipString(b, i)
-		if !ok {
-			return nil, false
-		}
-		var k string
-		if json.Unmarshal(b[i:end], &k) != nil {
-			return nil, false
-		}
+	seen := make(map[string]bool, len(n.keys))
+	out := make([]string, 0, len(n.keys))
+	for _, k := range n.keys {
 		if !seen[k] {
 			seen[k] = true
-			keys = append(keys, k)
-		}
-		i = jSkipWS(b, end)
-		if i >= len(b) || b[i] != ':' {
-			return nil, false
-		}
-		if i, ok = jSkipValue(b, jSkipWS(b, i+1)); !ok {
-			return nil, false
+			out = append(out, k)
 		}
 	}
+	return out, true
 }
 
-func jKeyEquals(quoted []byte, k string) bool {
-	inner := quoted[1 : len(quoted)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner) == k
+// jMaxDepth matches encoding/json's nesting limit, so anything Doc could hold can be indexed.
+const jMaxDepth = 10000
+
+// jParseNode indexes the value at b[i] and returns it with the index after it. The input has been
+// validated by encoding/json, so this only finds boundaries.
+func jParseNode(b []byte, i, depth int) (*jRawNode, int, bool) {
+	if i >= len(b) || depth > jMaxDepth {
+		return nil, 0, false
 	}
-	var s string
-	return json.Unmarshal(quoted, &s) == nil && s == k
+	n := &jRawNode{start: i}
+	switch b[i] {
+	case '{', '[':
+		n.object = b[i] == '{'
+		close := byte(']')
+		if n.object {
+			close = '}'
+		}
+		i++
+		for {
+			i = jSkipWS(b, i)
+			if i >= len(b) {
+				return nil, 0, false
+			}
+			if b[i] == close {
+				n.end = i + 1
+				return n, i + 1, true
+			}
+			if b[i] == ',' {
+				i++
+				continue
+			}
+			if n.object {
+				end, ok := jSkipString(b, i)
+				if !ok {
+					return nil, 0, false
+				}
+				var k string
+				if json.Unmarshal(b[i:end], &k) != nil {
+					return nil, 0, false
+				}
+				n.keys = append(n.keys, k)
+				i = jSkipWS(b, end)
+				if i >= len(b) || b[i] != ':' {
+					return nil, 0, false
+				}
+				i = jSkipWS(b, i+1)
+			}
+			kid, next, ok := jParseNode(b, i, depth+1)
+			if !ok {
+				return nil, 0, false
+			}
+			n.kids = append(n.kids, kid)
+			i = next
+		}
+	default:
+		end, ok := jSkipValue(b, i)
+		if !ok {
+			return nil, 0, false
+		}
+		n.end = end
+		return n, end, true
+	}
 }
 
 func jSkipWS(b []byte, i int) int {

@@ -93,15 +93,16 @@ func buildJSONValue(arg string, _ bool) (*Extractor, error) {
 			keys[i] = strings.ReplaceAll(k, "~0", "~")
 		}
 	}
+	d := &jDoc{}
 	return &Extractor{Str: func(e *event.Event) (string, bool) {
-		if e.Audit == nil || e.Audit.Doc == nil {
+		if !d.reset(e, false) {
 			return "", false
 		}
-		v, path, ok := jPointerWalk(any(e.Audit.Doc), keys)
+		v, path, ok := jPointerWalk(any(d.doc), keys)
 		if !ok {
 			return "", false
 		}
-		return jText(e, v, path), true
+		return d.text(v, path), true
 	}}, nil
 }
 
