@@ -17,7 +17,8 @@ FUZZ_TARGETS := \
 	./collector/engine/filter:FuzzParse \
 	./collector/engine:FuzzLoad \
 	./collector/capture:FuzzDecode \
-	./collector/alert:FuzzNewFormatter
+	./collector/alert:FuzzNewFormatter \
+	./collector/replay:FuzzReader
 
 .PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf
 
