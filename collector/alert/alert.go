@@ -148,6 +148,10 @@ func (b *Builder) SuggestedFormat(src event.Source) string {
 
 // Build makes the alert for a rule that matched e. msg is the rule's compiled output; tags are
 // copied, sorted and deduplicated.
+//
+// Output and Message hold the text as formatted, unescaped: the JSON encoding escapes it once, so
+// a consumer of the JSON alert reads the command line exactly as it ran. Text-line outputs use
+// TextLine, which escapes control characters so that a value cannot forge a log line.
 func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []string, msg *Formatter) *Alert {
 	src := e.Source
 	a := &Alert{
@@ -174,7 +178,7 @@ func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []strin
 	var buf [1024]byte
 	line := buf[:0]
 	if pre != nil {
-		line = pre.AppendText(line, e)
+		line = pre.appendRaw(line, e)
 		pre.AddFields(a.OutputFields, e)
 	} else {
 		// A source without fields (no evt.time) still gets a readable prefix.
@@ -185,17 +189,21 @@ func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []strin
 	line = append(line, ' ')
 	msgStart := len(line)
 	if msg != nil {
-		line = msg.AppendText(line, e)
+		line = msg.appendRaw(line, e)
 		msg.AddFields(a.OutputFields, e)
 	}
 	if sfx != nil {
-		line = sfx.AppendText(line, e)
+		line = sfx.appendRaw(line, e)
 		sfx.AddFields(a.OutputFields, e)
 	}
 	a.Output = string(line)
 	a.Message = a.Output[msgStart:]
 	return a
 }
+
+// TextLine returns Output escaped like a JSON string without its quotes, as Falco prints its text
+// output: a newline or terminal escape inside a field value cannot start a new log line.
+func (a *Alert) TextLine() string { return string(appendEscaped(nil, a.Output)) }
 
 func normalizeTags(tags []string) []string {
 	out := make([]string, len(tags))

@@ -51,7 +51,7 @@ func TestBuildAlertJSONExactBytes(t *testing.T) {
 			ev:   event.Event{Source: event.SourceSyscall, Num: 2, Time: 5},
 			prio: Informational,
 			want: `{"hostname":"node-1",` +
-				`"output":"00:00:00.000000005: Informational Sensitive file opened | file=/tmp/\\\"quoted\\\"\\n gparent=<NA> terminal=<NA> user_loginuid=<NA> evt_type=openat container_id=<NA> container_name=<NA> container_image_repository=<NA> container_image_tag=<NA> k8s_pod_name=<NA> k8s_ns_name=<NA>",` +
+				`"output":"00:00:00.000000005: Informational Sensitive file opened | file=/tmp/\"quoted\"\n gparent=<NA> terminal=<NA> user_loginuid=<NA> evt_type=openat container_id=<NA> container_name=<NA> container_image_repository=<NA> container_image_tag=<NA> k8s_pod_name=<NA> k8s_ns_name=<NA>",` +
 				`"output_fields":{"container.id":null,"container.image.repository":null,"container.image.tag":null,"container.name":null,"evt.time":5,"evt.type":"openat","fd.name":"/tmp/\"quoted\"\n","k8s.ns.name":null,"k8s.pod.name":null,"proc.aname[2]":null,"proc.tty":null,"user.loginuid":null},` +
 				`"priority":"Informational","rule":"Read sensitive file untrusted","source":"syscall",` +
 				`"tags":["T1555","container","filesystem","host","maturity_stable","mitre_credential_access"],` +
@@ -226,4 +226,15 @@ func FuzzJSONString(f *testing.F) {
 			t.Fatalf("decoded %q is not valid UTF-8", got)
 		}
 	})
+}
+
+// TestTextLineEscapes checks that the text form of an alert cannot carry a raw newline or quote
+// from a field value, while the JSON form keeps the value exactly (escaped once by JSON).
+func TestTextLineEscapes(t *testing.T) {
+	a := &Alert{Output: "file=/tmp/\"q\"\nforged line\x1b[31m"}
+	got := a.TextLine()
+	want := `file=/tmp/\"q\"\nforged line\u001b[31m`
+	if got != want {
+		t.Fatalf("TextLine() = %q, want %q", got, want)
+	}
 }
