@@ -36,6 +36,9 @@ type Not struct {
 type Check struct {
 	Field *FieldExpr
 	Op    string
+	// Mod is the list modifier of a string operator (libs 0.25+): "oneof", "anyof" or "allof",
+	// as in `proc.name startswith anyof (/tmp/, /dev/shm/)`; "" for none. Value is then a list.
+	Mod   string
 	Value *Value
 	Pos   Pos
 }

@@ -488,6 +488,9 @@ func (c *compiler) check(n *Check) (Matcher, error) {
 		return nil, errAt(n.Pos, nil, "operator '%s' needs a value", n.Op)
 	}
 	if n.Value.Kind == ValueField {
+		if n.Mod != "" {
+			return nil, errAt(n.Value.Pos, nil, "modifier '%s' needs a list of values", n.Mod)
+		}
 		return c.fieldCheck(n, o, lhs)
 	}
 	vals := []string{n.Value.Str}
@@ -495,11 +498,53 @@ func (c *compiler) check(n *Check) (Matcher, error) {
 		vals = n.Value.List
 	}
 	c.lintValues(n, lhs, o, vals)
+	if n.Mod != "" {
+		return c.modCheck(n, o, lhs, vals)
+	}
 	p, err := c.pred(n, o, lhs, vals)
 	if err != nil {
 		return nil, err
 	}
 	return p.matcher(lhs, o), nil
+}
+
+// modCheck compiles `op oneof|anyof|allof (r1, r2...)`: the check `op ri` is evaluated for each
+// item and the modifier counts how many hold (exactly one, at least one, all). An empty list is
+// false.
+func (c *compiler) modCheck(n *Check, o op, lhs *operand, vals []string) (Matcher, error) {
+	if o.isList() || o == opExists {
+		return nil, errAt(n.Pos, nil, "modifier '%s' needs a string operator, not '%s'", n.Mod, n.Op)
+	}
+	ms := make([]Matcher, len(vals))
+	for i, v := range vals {
+		p, err := c.pred(n, o, lhs, []string{v})
+		if err != nil {
+			return nil, err
+		}
+		ms[i] = p.matcher(lhs, o)
+	}
+	if len(ms) == 0 {
+		return func(*event.Event) bool { return false }, nil
+	}
+	switch n.Mod {
+	case "anyof":
+		return orOf(ms), nil
+	case "allof":
+		return andOf(ms), nil
+	case "oneof":
+		return func(e *event.Event) bool {
+			k := 0
+			for _, m := range ms {
+				if m(e) {
+					if k++; k > 1 {
+						return false
+					}
+				}
+			}
+			return k == 1
+		}, nil
+	}
+	return nil, errAt(n.Pos, nil, "unknown operator modifier '%s'", n.Mod)
 }
 
 func existsMatcher(lhs *operand) Matcher {

@@ -335,6 +335,21 @@ var matchCases = []struct {
 	{cond: "t.net = val(t.net)", err: "IPNET cannot be compared with another field"},
 	{cond: "t.str = val(t.nope)", err: "unknown field"},
 
+	// List modifiers: count the items for which `op item` holds.
+	{cond: "t.str startswith anyof (/tmp/, /dev/shm/)", v: vals{"t.str": "/dev/shm/x"}, want: true},
+	{cond: "t.str startswith anyof (/tmp/, /dev/shm/)", v: vals{"t.str": "/var/x"}},
+	{cond: "t.str contains allof (a, b)", v: vals{"t.str": "cab"}, want: true},
+	{cond: "t.str contains allof (a, b)", v: vals{"t.str": "ca"}},
+	{cond: "t.str contains oneof (a, b)", v: vals{"t.str": "ca"}, want: true},
+	{cond: "t.str contains oneof (a, b)", v: vals{"t.str": "cab"}},
+	{cond: "t.str contains anyof ()", v: vals{"t.str": "x"}},
+	{cond: "t.str contains allof ()", v: vals{"t.str": "x"}}, // an empty list is false for every modifier
+	{cond: "t.str = anyof (a, b)", v: vals{}},
+	{cond: "t.i64 = anyof (1, 2)", v: vals{"t.i64": 2}, want: true},
+	{cond: "t.i64 = anyof (1, x)", err: "x is not a valid number"},
+	{cond: "t.anc = anyof (x, y)", v: vals{"t.anc": []string{"a", "y"}}, want: true},
+	{cond: "t.strs = anyof (a)", err: "operator '=' is not supported by field t.strs of list type"},
+
 	// Precedence with values.
 	{cond: "t.str = a or t.str = b and t.i64 = 1", v: vals{"t.str": "a", "t.i64": 2}, want: true},
 	{cond: "(t.str = a or t.str = b) and t.i64 = 1", v: vals{"t.str": "a", "t.i64": 2}},

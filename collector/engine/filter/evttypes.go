@@ -136,6 +136,10 @@ func checkTypes(n *Check, neg bool, lookup func(string) (uint16, bool)) (typeSet
 	default:
 		return allTypes(), nil
 	}
+	if n.Mod != "" {
+		// A modifier makes the check a count over items; every type stays possible.
+		return allTypes(), nil
+	}
 	var names []string
 	switch n.Op {
 	case "=", "==", "!=", "in":

@@ -30,6 +30,7 @@ var (
 	strOps     = []string{"==", "=", "!=", "glob ", "iglob ", "contains ", "icontains ", "bcontains ", "startswith ", "bstartswith ", "endswith ", "regex "}
 	listOps    = []string{"intersects", "in", "pmatch"}
 	transforms = []string{"tolower(", "toupper(", "b64(", "basename(", "len("}
+	modifiers  = []string{"oneof", "anyof", "allof"}
 )
 
 // Ops returns every operator of the language, for help texts and tests.
@@ -534,18 +535,45 @@ func (p *parser) parseCondition(f *FieldExpr, start Pos) Node {
 		return &Check{Field: f, Op: "exists", Pos: start}
 	}
 	p.blank()
-	var op string
+	var op, mod string
 	var v *Value
 	if o, ok := p.litList(numOps); ok {
 		op, v = o, p.parseNumValue()
 	} else if o, ok := p.litList(strOps); ok {
-		op, v = strings.TrimSpace(o), p.parseStrValue(false)
+		op = strings.TrimSpace(o)
+		if mod = p.modifier(); mod != "" {
+			v = p.parseListValue()
+		} else {
+			v = p.parseStrValue(false)
+		}
 	} else if o, ok := p.litList(listOps); ok {
 		op, v = o, p.parseListValue()
 	} else {
 		p.fail("expected a valid check operator: one of %s", opsText)
 	}
-	return &Check{Field: f, Op: op, Value: v, Pos: start}
+	return &Check{Field: f, Op: op, Mod: mod, Value: v, Pos: start}
+}
+
+// modifier lexes a list modifier after a string operator: oneof, anyof or allof followed by a
+// list in parentheses. Without the parenthesis the word is an ordinary value, so conditions that
+// compare with the string "anyof" keep their meaning.
+func (p *parser) modifier() string {
+	p.blank()
+	rest := p.rest()
+	for _, m := range modifiers {
+		if !strings.HasPrefix(rest, m) {
+			continue
+		}
+		i := len(m)
+		for i < len(rest) && isBlank(rest[i]) {
+			i++
+		}
+		if i < len(rest) && rest[i] == '(' {
+			p.take(len(m))
+			return m
+		}
+	}
+	return ""
 }
 
 func (p *parser) parseNumValue() *Value {

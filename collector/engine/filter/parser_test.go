@@ -157,6 +157,16 @@ var parseCases = []struct {
 	{cond: "proc.aname.2 = x", err: "expected a valid check operator"}, // a name part cannot start with a digit
 	{cond: "a.b.c.d exists", want: "a.b.c.d exists"},
 
+	// List modifiers of string operators (libs 0.25+).
+	{cond: "proc.name startswith anyof (/tmp/, /dev/shm/)", want: "proc.name startswith anyof (/tmp/, /dev/shm/)"},
+	{cond: "proc.name = oneof(a, b)", want: "proc.name = oneof (a, b)"},
+	{cond: "proc.name contains allof ()", want: "proc.name contains allof ()"},
+	{cond: "proc.name = anyof", want: "proc.name = anyof"}, // without a list it is a plain value
+	{cond: "proc.name = anyof x", err: "unexpected token after 'anyof', expecting 'or', 'and'"},
+	{cond: "proc.name in anyof (a)", err: "unexpected token after 'anyof', expecting 'or', 'and'"}, // list operators take no modifier
+	{cond: "fd.num > anyof (1)", err: "expected a number value"},
+	{cond: "proc.name = anyof (a,)", err: "expected a string value"},
+
 	// Transformers and val().
 	{cond: "tolower(proc.name) = bash", want: "tolower(proc.name) = bash"},
 	{cond: "toupper(tolower(proc.name)) = X", want: "toupper(tolower(proc.name)) = X"},

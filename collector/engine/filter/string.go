@@ -39,6 +39,10 @@ func writeNode(b *strings.Builder, n Node) {
 		writeField(b, n.Field)
 		b.WriteByte(' ')
 		b.WriteString(n.Op)
+		if n.Mod != "" {
+			b.WriteByte(' ')
+			b.WriteString(n.Mod)
+		}
 		if n.Value != nil {
 			b.WriteByte(' ')
 			writeValue(b, n.Value)

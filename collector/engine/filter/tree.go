@@ -19,7 +19,7 @@ func Clone(n Node) Node {
 		c := *n
 		return &c
 	case *Check:
-		return &Check{Field: cloneField(n.Field), Op: n.Op, Value: cloneValue(n.Value), Pos: n.Pos}
+		return &Check{Field: cloneField(n.Field), Op: n.Op, Mod: n.Mod, Value: cloneValue(n.Value), Pos: n.Pos}
 	}
 	return nil
 }

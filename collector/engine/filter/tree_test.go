@@ -178,6 +178,7 @@ func TestEventTypes(t *testing.T) {
 		{cond: "evt.type = open or evt.num = 0", want: []uint16{open}},
 		{cond: "evt.type in (execve) and (evt.num = 0 or proc.name = x)", want: []uint16{execve}},
 		{cond: "evt.type exists", all: true},
+		{cond: "evt.type = anyof (open, close)", all: true},
 		{cond: "evt.type startswith op", all: true},
 		{cond: "proc.name = x", all: true},
 		{cond: "evt.type in shell_binaries", err: "unknown event type shell_binaries"},
