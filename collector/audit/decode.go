@@ -112,12 +112,33 @@ func (d *decoder) doc(raw json.RawMessage, where string, depth int) {
 		}
 		d.events = append(d.events, e)
 	case "EventList":
+		if head.Items == nil {
+			d.fail(where, fmt.Errorf("%w: EventList without an items array", ErrNotAudit))
+			return
+		}
+		// Items are Events whatever they say: the API server leaves kind and apiVersion out of
+		// list items, and the k8saudit plugin reads every item as an Event.
 		for i, it := range head.Items {
-			d.doc(it, fmt.Sprintf("%sitems[%d]", prefix(where), i), depth+1)
+			d.item(it, fmt.Sprintf("%sitems[%d]", prefix(where), i))
 		}
 	default:
 		d.fail(where, fmt.Errorf("%w: kind %q", ErrNotAudit, kind))
 	}
+}
+
+// item decodes one element of an EventList's items.
+func (d *decoder) item(raw json.RawMessage, where string) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		d.fail(where, fmt.Errorf("%w: %s is not a JSON object", ErrNotAudit, describe(raw)))
+		return
+	}
+	e, err := decodeEvent(raw)
+	if err != nil {
+		d.fail(where, err)
+		return
+	}
+	d.events = append(d.events, e)
 }
 
 func prefix(where string) string {

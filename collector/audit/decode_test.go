@@ -27,6 +27,9 @@ func TestDecode(t *testing.T) {
 		{"event with spaces", "\n  " + oneEvent + "\n", []string{"a1"}, []int64{1795168800500000000}, nil},
 		{"eventlist", list, []string{"l1", "l2"}, []int64{1795168801000000000, 1795165202000000000}, nil},
 		{"empty eventlist", `{"kind":"EventList","items":[]}`, nil, nil, nil},
+		{"eventlist items without kind", `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[{"level":"Metadata","auditID":"w1","stageTimestamp":"2026-11-20T10:00:00Z"}]}`,
+			[]string{"w1"}, []int64{1795168800000000000}, nil},
+		{"eventlist without items", `{"kind":"EventList"}`, nil, nil, []string{"EventList without an items array"}},
 		{"array of both", `[` + oneEvent + `,` + list + `]`, []string{"a1", "l1", "l2"}, nil, nil},
 		{"v1beta1 accepted", `{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","auditID":"b","stageTimestamp":"2026-11-20T10:00:00Z"}`,
 			[]string{"b"}, []int64{1795168800000000000}, nil},
@@ -35,8 +38,9 @@ func TestDecode(t *testing.T) {
 		{"no time", `{"kind":"Event","auditID":"n"}`, nil, nil,
 			[]string{"no event time", "stageTimestamp missing", "requestReceivedTimestamp missing"}},
 		{"time not a string", `{"kind":"Event","stageTimestamp":5}`, nil, nil, []string{"stageTimestamp is a number, not a string"}},
-		{"bad item keeps the others", `{"kind":"EventList","items":[{"kind":"Event","auditID":"ok","stageTimestamp":"2026-11-20T10:00:00Z"},{"kind":"Event","auditID":"bad"},7]}`,
-			[]string{"ok"}, nil, []string{"items[1]: no event time", "items[2]: not a k8s audit Event or EventList: a number is not a JSON object"}},
+		{"bad item keeps the others", `{"kind":"EventList","items":[{"kind":"Event","auditID":"ok","stageTimestamp":"2026-11-20T10:00:00Z"},{"kind":"Event","auditID":"bad"},7,[]]}`,
+			[]string{"ok"}, nil, []string{"items[1]: no event time", "items[2]: not a k8s audit Event or EventList: a number is not a JSON object",
+				"items[3]: not a k8s audit Event or EventList: an array is not a JSON object"}},
 		{"kind number", `{"kind": 0}`, nil, nil, []string{`"kind" is a number, not a string`}},
 		{"no kind", `{"auditID":"x"}`, nil, nil, []string{`no "kind"`}},
 		{"other kind", `{"kind":"Pod"}`, nil, nil, []string{`kind "Pod"`}},
@@ -105,7 +109,7 @@ func TestDecodeOwnsRaw(t *testing.T) {
 
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{oneEvent, `{"kind":"EventList","items":[` + oneEvent + `]}`, `[` + oneEvent + `]`,
-		`{"kind":0}`, `{"kind":"Event"}`, `[[[]]]`, `{"kind":"EventList","items":[1,"x",null]}`, ``} {
+		`{"kind":0}`, `{"kind":"Event"}`, `[[[]]]`, `{"kind":"EventList","items":[1,"x",null]}`, `{"kind":"EventList","items":[{}]}`, ``} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -142,8 +146,8 @@ func onlyEmptyLists(v any) bool {
 		if x["kind"] != "EventList" {
 			return false
 		}
-		items, _ := x["items"].([]any)
-		return onlyEmptyLists(items)
+		items, ok := x["items"].([]any)
+		return ok && len(items) == 0
 	}
 	return false
 }
