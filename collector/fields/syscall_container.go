@@ -16,7 +16,8 @@ func containerOf(e *event.Event) *event.Container {
 }
 
 // containerMeta reads runtime metadata of the event's container. Falco's container plugin
-// reports the host as a container named "host" with empty metadata, and a container whose
+// reports the host as a container whose id, full id, name and type are "host" and whose image
+// fields are empty, and a container whose
 // runtime lookup has not completed as missing metadata; lanner cannot tell an empty value from a
 // pending one, so an empty value of a real container counts as missing.
 func containerMeta(get func(c *event.Container) string) strFn {
@@ -119,7 +120,12 @@ func containerFields(*config) []*Field {
 				return c.ID, true
 			}),
 		strField("container.full_id", 0, "The full container id as the runtime reports it.",
-			containerMeta(func(c *event.Container) string { return c.FullID })),
+			containerMeta(func(c *event.Container) string {
+				if c.IsHost() {
+					return event.HostContainerID
+				}
+				return c.FullID
+			})),
 		strField("container.name", Suggested, "The container name from the runtime; 'host' for processes outside containers.",
 			containerMeta(func(c *event.Container) string {
 				if c.IsHost() {
@@ -130,7 +136,12 @@ func containerFields(*config) []*Field {
 		strField("container.image", 0, "The container image reference (falcosecurity/falco:latest).",
 			containerMeta(func(c *event.Container) string { return c.Image })),
 		strField("container.type", 0, "The container runtime: docker, containerd, cri-o, podman...",
-			containerMeta(func(c *event.Container) string { return c.Runtime })),
+			containerMeta(func(c *event.Container) string {
+				if c.IsHost() {
+					return "host"
+				}
+				return c.Runtime
+			})),
 		boolField("container.privileged", 0, "True for privileged containers.",
 			func(e *event.Event) (bool, bool) {
 				c := containerOf(e)
