@@ -6,6 +6,9 @@ import "github.com/spf13/cobra"
 // grep finds every one.
 func rulesSubcommands() []func() *cobra.Command {
 	return []func() *cobra.Command{
+		newRulesValidateCmd,
+		newRulesListCmd,
+		newRulesExplainCmd,
 		newRulesFieldsCmd,
 	}
 }

@@ -127,9 +127,24 @@ func Explain(files []File, cond string) (*Explanation, *Result, error) {
 	lists, _ := c.compileLists()
 	// Macro problems become warnings: explain shows what it can.
 	ms := compileMacros(c, lists, func(d Diag) { d.Severity = SevWarning; res.add(d) }, true)
-	text := substituteLists(lit(cond, Pos{File: "condition", Line: 1, Col: 1}), lists)
+	var parts []mtext
+	for i, line := range strings.Split(cond, "\n") {
+		if i > 0 {
+			parts = append(parts, lit("\n", Pos{Line: i, Col: len(line) + 1}))
+		}
+		parts = append(parts, verbatim(line, Pos{Line: i + 1, Col: 1}))
+	}
+	text := substituteLists(cat(parts...), lists)
 	parsed, err := filter.Parse(text.s)
 	if err != nil {
+		var se *filter.SyntaxError
+		if errors.As(err, &se) {
+			p := text.locate(se.Offset)
+			if p.Line == 0 {
+				p = Pos{Line: 1, Col: 1}
+			}
+			return nil, res, &ConditionError{Line: p.Line, Col: p.Col, Msg: se.Msg}
+		}
 		return nil, res, err
 	}
 	ast, err := ms.resolve(parsed, -1, true)
@@ -153,3 +168,12 @@ func Explain(files []File, cond string) (*Explanation, *Result, error) {
 	})
 	return ex, res, nil
 }
+
+// ConditionError is a syntax error in a condition given to Explain, at the line and column of
+// the condition as the user wrote it (before list substitution).
+type ConditionError struct {
+	Line, Col int
+	Msg       string
+}
+
+func (e *ConditionError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }
