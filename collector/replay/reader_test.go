@@ -239,3 +239,27 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestDocExampleDecodes keeps docs/replay-format.md honest: its example event must read, and must
+// say what the text around it says.
+func TestDocExampleDecodes(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "replay-format.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(doc)
+	start := strings.Index(s, "```json\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no json example in docs/replay-format.md")
+	}
+	line := strings.ReplaceAll(s[start+8:start+8+end], "\n", "")
+	evs, errs := ReadAll(NewReader(strings.NewReader(line), "docs/replay-format.md", Options{}))
+	if len(errs) != 0 || len(evs) != 1 {
+		t.Fatalf("doc example: %d events, errors %v", len(evs), errs)
+	}
+	th := evs[0].Sys.Thread
+	if th.Name != "cat" || th.Parent.Parent.Name != "sshd" || th.Container.Pod.Namespace != "prod" || th.Container.ImageTag != "1.25" {
+		t.Errorf("doc example decoded to %+v", th)
+	}
+}
