@@ -39,12 +39,11 @@ func fnmatch(p, s string, fold bool) bool {
 					}
 				}
 			case '\\':
-				lit, w := byte('\\'), 1
-				if px+1 < len(p) {
-					lit, w = p[px+1], 2
+				if px+1 == len(p) {
+					return false // glibc: a trailing backslash never matches
 				}
-				if sx < len(s) && eqByte(lit, s[sx], fold) {
-					px += w
+				if sx < len(s) && eqByte(p[px+1], s[sx], fold) {
+					px += 2
 					sx++
 					continue
 				}
@@ -85,7 +84,13 @@ func eqByte(a, b byte, fold bool) bool {
 
 // matchBracket matches c against the bracket expression at the start of p. valid is false when
 // the expression has no closing ']'.
+//
+// With fold (FNM_CASEFOLD) glibc lowers the byte and the range ends before comparing, and tests
+// classes on the lowered byte, so [[:upper:]] matches no letter under iglob.
 func matchBracket(p string, c byte, fold bool) (ok bool, width int, valid bool) {
+	if fold {
+		c = lower(c)
+	}
 	i := 1
 	neg := false
 	if i < len(p) && (p[i] == '!' || p[i] == '^') {
@@ -100,7 +105,7 @@ func matchBracket(p string, c byte, fold bool) (ok bool, width int, valid bool) 
 		first = false
 		if p[i] == '[' && i+1 < len(p) && p[i+1] == ':' {
 			if end := indexFrom(p, ":]", i+2); end >= 0 {
-				if classMatch(p[i+2:end], c, fold) {
+				if classMatch(p[i+2:end], c) {
 					ok = true
 				}
 				i = end + 2
@@ -122,7 +127,10 @@ func matchBracket(p string, c byte, fold bool) (ok bool, width int, valid bool) 
 				i++
 			}
 		}
-		if inRange(c, lo, hi) || fold && (inRange(lower(c), lo, hi) || inRange(upper(c), lo, hi)) {
+		if fold {
+			lo, hi = lower(lo), lower(hi)
+		}
+		if inRange(c, lo, hi) {
 			ok = true
 		}
 	}
@@ -140,7 +148,7 @@ func indexFrom(s, sub string, from int) int {
 	return -1
 }
 
-func classMatch(class string, c byte, fold bool) bool {
+func classMatch(class string, c byte) bool {
 	isU := c >= 'A' && c <= 'Z'
 	isL := c >= 'a' && c <= 'z'
 	isD := c >= '0' && c <= '9'
@@ -152,9 +160,9 @@ func classMatch(class string, c byte, fold bool) bool {
 	case "alnum":
 		return isU || isL || isD
 	case "upper":
-		return isU || fold && isL
+		return isU
 	case "lower":
-		return isL || fold && isU
+		return isL
 	case "space":
 		return isSpace(c)
 	case "blank":
