@@ -221,7 +221,7 @@ start() {
     cd "$LOGDIR"
     exec setsid "${as[@]}" env -i PATH=/usr/bin:/bin HOME="$NODE" LANG=C.UTF-8 \
       ES_JAVA_HOME="$java" ES_PATH_CONF="$NODE/config" ES_TMPDIR="$NODE/tmp" \
-      "$ES_HOME/bin/elasticsearch" -d -p "$PIDFILE" >>"$STARTUP_LOG" 2>&1 </dev/null
+      "$ES_HOME/bin/elasticsearch" -d -p "$PIDFILE" >>"$STARTUP_LOG" 2>&1 </dev/null 9>&-
   ) &
   wait_ready $!
 }
