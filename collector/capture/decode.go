@@ -68,6 +68,9 @@ type ExecInfo struct {
 	Comm               string
 	// Filename is the path exec was given (bprm->filename); ExeName the executable's file name.
 	Filename, ExeName string
+	// ExePath and Cwd are the absolute paths of the executable and the working directory, walked
+	// in the kernel within the process's mount namespace (at most 32 components).
+	ExePath, Cwd string
 	// Argv is argv, including argv[0].
 	Argv []string
 }
@@ -235,7 +238,7 @@ func (r *Record) items(raw []byte, off int) error {
 				return derr(ErrItem, off, "tuple of %d bytes, want %d", n, tupleSize)
 			}
 			r.Tuple = decodeTuple(data)
-		case tagFilename, tagExeName, tagArgv:
+		case tagFilename, tagExeName, tagArgv, tagExePath, tagCwd:
 			if r.Exec == nil {
 				return derr(ErrItem, off, "exec item in a %s record", r.Kind)
 			}
@@ -244,6 +247,10 @@ func (r *Record) items(raw []byte, off int) error {
 				r.Exec.Filename = cstr(data)
 			case tagExeName:
 				r.Exec.ExeName = cstr(data)
+			case tagExePath:
+				r.Exec.ExePath = cstr(data)
+			case tagCwd:
+				r.Exec.Cwd = cstr(data)
 			default:
 				r.Exec.Argv = splitArgv(data)
 			}

@@ -43,6 +43,9 @@ func TestDecodeRecordedSamples(t *testing.T) {
 				if rec.Kind != KindExec || rec.Exec == nil || rec.Exec.Comm == "" || len(rec.Exec.Argv) == 0 || rec.Exec.Filename == "" {
 					t.Errorf("exec record %+v / %+v", rec, rec.Exec)
 				}
+				if !strings.HasPrefix(rec.Exec.ExePath, "/") || !strings.HasPrefix(rec.Exec.Cwd, "/") {
+					t.Errorf("exec exe path %q cwd %q: want absolute paths from the kernel", rec.Exec.ExePath, rec.Exec.Cwd)
+				}
 				if rec.Exec.StartTime == 0 || rec.Exec.StartTime > rec.Time {
 					t.Errorf("exec start time %d, record time %d", rec.Exec.StartTime, rec.Time)
 				}

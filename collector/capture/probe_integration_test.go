@@ -123,6 +123,12 @@ func TestProbeOpenAndExec(t *testing.T) {
 	if ex.Exec.Comm != "cat" || ex.Exec.Filename != "/bin/cat" {
 		t.Errorf("exec comm %q filename %q, want cat and /bin/cat", ex.Exec.Comm, ex.Exec.Filename)
 	}
+	if ex.Exec.ExePath != "/usr/bin/cat" {
+		t.Errorf("exe path %q, want /usr/bin/cat (/bin is a link to usr/bin)", ex.Exec.ExePath)
+	}
+	if cwd, _ := os.Getwd(); ex.Exec.Cwd != cwd {
+		t.Errorf("cwd %q, want %q", ex.Exec.Cwd, cwd)
+	}
 	if want := []string{"/bin/cat", path}; !slices.Equal(ex.Exec.Argv, want) {
 		t.Errorf("argv %q, want %q", ex.Exec.Argv, want)
 	}

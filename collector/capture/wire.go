@@ -50,6 +50,8 @@ const (
 	tagFilename = 5
 	tagArgv     = 6
 	tagExeName  = 7
+	tagExePath  = 8
+	tagCwd      = 9
 )
 
 // Exec flags.

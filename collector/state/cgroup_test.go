@@ -2,8 +2,11 @@ package state
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lannersec/lanner/collector/event"
 )
 
 const (
@@ -87,5 +90,37 @@ func TestContainerFromCgroupSelf(t *testing.T) {
 	}
 	if id, _, ok := ContainerFromCgroup(string(b)); ok {
 		t.Errorf("this test process was taken for container %s; /proc/self/cgroup:\n%s", id, b)
+	}
+}
+
+// TestFindCgroup resolves a cgroup id to its path by searching the real cgroup2 hierarchy, as
+// the state does for records of processes that exited before they were read.
+func TestFindCgroup(t *testing.T) {
+	root := cgroup2Mount("/proc")
+	if root == "" {
+		t.Skip("no cgroup2 hierarchy mounted")
+	}
+	dir := filepath.Join(root, "docker", id2)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Skipf("cannot create a cgroup (needs root): %v", err)
+	}
+	t.Cleanup(func() { _ = os.Remove(dir); _ = os.Remove(filepath.Join(root, "docker")) })
+	s, err := New(Config{CgroupRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := cgroupInode(dir)
+	path, ok := s.findCgroup(id)
+	if !ok || path != "/docker/"+id2 {
+		t.Fatalf("findCgroup(%d) = %q, %v; want /docker/%s", id, path, ok, id2)
+	}
+	if _, ok := s.findCgroup(1<<62 + 12345); ok {
+		t.Errorf("found a cgroup for an id that does not exist")
+	}
+	// A record of a gone process in that cgroup: the container comes from the id alone.
+	th := s.insert(&event.Thread{Tid: 4_100_000, Pid: 4_100_000}, 1)
+	s.containerByCgroupID(th, id)
+	if c := th.t.Container; c == nil || c.ID != id2[:12] || c.Runtime != RuntimeDocker {
+		t.Errorf("container %+v, want %s", c, id2[:12])
 	}
 }

@@ -363,6 +363,9 @@ func (s *State) exec(rec *capture.Record, now int64) *event.Event {
 		t.Exe = ei.Filename
 		t.SetArgs(nil)
 	}
+	if ei.Cwd != "" {
+		t.Cwd = ei.Cwd
+	}
 	t.ExePath = s.exePath(t, ei)
 	t.PPid = int64(ei.PPid)
 	t.Sid, t.Vpgid = int64(ei.Sid), int64(ei.Pgid)
@@ -417,9 +420,15 @@ func (s *State) exec(rec *capture.Record, now int64) *event.Event {
 	return ev
 }
 
-// exePath is the resolved executable path: /proc/PID/exe while the process lives, else the
-// path exec was given, made absolute against the cwd.
+// exePath is the resolved executable path: the kernel's (from the dentry walk), else
+// /proc/PID/exe while the process lives, else the path exec was given, made absolute.
 func (s *State) exePath(t *event.Thread, ei *capture.ExecInfo) string {
+	if ei.FromMemfd && ei.ExeName != "" {
+		return ei.ExeName // Falco shows memfd:NAME
+	}
+	if ei.ExePath != "" {
+		return ei.ExePath
+	}
 	if p, err := os.Readlink(filepath.Join(s.cfg.ProcRoot, strconv.FormatInt(t.Pid, 10), "exe")); err == nil {
 		if ei.FromMemfd {
 			return strings.TrimSuffix(strings.TrimPrefix(p, "/"), " (deleted)")
@@ -526,8 +535,11 @@ func (s *State) containerByCgroupID(th *thread, id uint64) {
 func (s *State) findCgroup(id uint64) (string, bool) {
 	found := ""
 	_ = filepath.WalkDir(s.cgroupRoot, func(p string, d os.DirEntry, err error) error {
-		if err != nil || !d.IsDir() || found != "" {
+		if err != nil {
 			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			return nil // SkipDir here would skip the rest of the directory
 		}
 		if cgroupInode(p) == id {
 			found = p

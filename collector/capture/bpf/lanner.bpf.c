@@ -41,6 +41,11 @@ char LICENSE[] SEC("license") = "GPL";
 #define T_FILENAME 5  /* exec: bprm->filename */
 #define T_ARGV 6      /* exec: argv bytes, NUL separated */
 #define T_EXENAME 7   /* exec: dentry name of the executable file */
+#define T_EXEPATH 8   /* exec: absolute path of the executable (dentry walk) */
+#define T_CWD 9       /* exec: absolute path of the working directory */
+
+#define PATH_DEPTH 32  /* path components walked; deeper paths are cut at the top */
+#define NAME_MAX_ 256
 
 /* exec flags (exec_info.flags) */
 #define EXE_FROM_MEMFD 1
@@ -55,6 +60,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define SYS_EXECVE 59
 #define SYS_EXECVEAT 322
 #define SYS_SENDMSG 46
+
+/* Hide a value's range from the compiler so it keeps the masks the verifier needs to see. */
+#define BARRIER_VAR(x) asm volatile("" : "+r"(x))
 
 struct hdr {
 	__u64 ts;      /* CLOCK_BOOTTIME ns */
@@ -209,6 +217,7 @@ static __always_inline __u32 put_user_str(char *buf, __u32 off, __u8 tag, __u8 i
 {
 	if (off > OFF_MAX - sizeof(struct item))
 		return off;
+	BARRIER_VAR(off);
 	long n = bpf_probe_read_user_str(&buf[(off + sizeof(struct item)) & OFF_MAX], STR_MAX, p);
 	if (n < 0)
 		n = 0;
@@ -220,6 +229,7 @@ static __always_inline __u32 put_kernel_str(char *buf, __u32 off, __u8 tag, cons
 {
 	if (off > OFF_MAX - sizeof(struct item))
 		return off;
+	BARRIER_VAR(off);
 	long n = bpf_probe_read_kernel_str(&buf[(off + sizeof(struct item)) & OFF_MAX], STR_MAX, p);
 	if (n < 0)
 		n = 0;
@@ -234,6 +244,7 @@ static __always_inline __u32 put_user_mem(char *buf, __u32 off, __u8 tag, __u8 i
 		return off;
 	if (len > max)
 		len = max;
+	BARRIER_VAR(off);
 	__u32 n = len & (STR_MAX - 1);
 	if (bpf_probe_read_user(&buf[(off + sizeof(struct item)) & OFF_MAX], n, p) < 0)
 		n = 0;
@@ -265,6 +276,7 @@ static __always_inline __u32 put_tuple(char *buf, __u32 off, long fd)
 {
 	if (off > OFF_MAX - sizeof(struct item) - sizeof(struct tuple))
 		return off;
+	BARRIER_VAR(off);
 	struct socket *s = sock_of_fd(fd);
 	if (!s)
 		return off;
@@ -297,6 +309,7 @@ static __always_inline void submit(char *buf, __u32 len, struct settings *st, in
 		count(C_DROP_SIZE);
 		return;
 	}
+	BARRIER_VAR(len);
 	((struct hdr *)buf)->len = len;
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	if (st && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= st->wakeup_bytes)
@@ -332,7 +345,9 @@ static __always_inline int is_self(struct settings *st)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+	/* regs is a trusted BTF pointer in tp_btf programs: plain loads, no probe-read helper calls
+	 * (vmlinux.h's preserve_access_index keeps them CO-RE relocatable). */
+	long id = regs->orig_ax;
 	if (id < 0 || id >= NR_MAX)
 		return 0;
 	__u32 key = id;
@@ -350,12 +365,12 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 
 	fill_hdr(buf, K_SYSCALL, (__u16)id, ret);
 	__u64 args[6];
-	args[0] = BPF_CORE_READ(regs, di);
-	args[1] = BPF_CORE_READ(regs, si);
-	args[2] = BPF_CORE_READ(regs, dx);
-	args[3] = BPF_CORE_READ(regs, r10);
-	args[4] = BPF_CORE_READ(regs, r8);
-	args[5] = BPF_CORE_READ(regs, r9);
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
 	__builtin_memcpy(&buf[sizeof(struct hdr)], args, sizeof(args));
 	__u32 off = sizeof(struct hdr) + sizeof(args);
 
@@ -393,6 +408,104 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 
 	submit(buf, off, st, 0);
 	return 0;
+}
+
+/*
+ * put_path writes the absolute path of p, like d_path (which tracing programs may not call):
+ * walk dentries up to the mount root, cross to the parent mount at its mountpoint, stop at the
+ * namespace's root mount. Component pointers are collected first, then written root first.
+ * Both loops run under bpf_loop so the verifier checks each body once, not per unrolled path.
+ */
+struct path_walk {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *mnt;
+	__u32 o;
+	__u32 n;
+	const unsigned char *names[PATH_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_walk);
+} path_walks SEC(".maps");
+
+/* bpf_loop wants a stack context; the walk state itself is in a per-CPU map (it is large). */
+struct walk_ref {
+	struct path_walk *w;
+};
+
+static long walk_up(__u32 i, void *ctx)
+{
+	struct path_walk *w = ((struct walk_ref *)ctx)->w;
+	/* locals: BPF_CORE_READ on w->field would make CO-RE relocations against our own struct */
+	struct dentry *d = w->d;
+	struct vfsmount *vm = w->vm;
+	struct mount *mnt = w->mnt;
+	__u32 n = w->n;
+	if (n >= PATH_DEPTH)
+		return 1;
+	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == root || d == parent) {
+		struct mount *pm = BPF_CORE_READ(mnt, mnt_parent);
+		if (pm == mnt || !pm)
+			return 1;
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = pm;
+		w->vm = (void *)pm + bpf_core_field_offset(struct mount, mnt);
+		return 0;
+	}
+	w->names[n & (PATH_DEPTH - 1)] = BPF_CORE_READ(d, d_name.name);
+	w->n = n + 1;
+	w->d = parent;
+	return 0;
+}
+
+static long write_down(__u32 i, void *ctx)
+{
+	struct path_walk *w = ((struct walk_ref *)ctx)->w;
+	char *buf = get_scratch();
+	if (!buf || i >= w->n)
+		return 1;
+	__u32 o = w->o;
+	if (o > OFF_MAX - NAME_MAX_ - 1)
+		return 1;
+	buf[o & OFF_MAX] = '/';
+	long r = bpf_probe_read_kernel_str(&buf[(o + 1) & OFF_MAX], NAME_MAX_,
+					   w->names[(w->n - 1 - i) & (PATH_DEPTH - 1)]);
+	if (r <= 1)
+		r = 1; /* empty name: keep the slash */
+	w->o = o + r; /* r counts the NUL, which the next slash overwrites */
+	return 0;
+}
+
+static __always_inline __u32 put_path(char *buf, __u32 off, __u8 tag, struct path *p)
+{
+	__u32 zero = 0;
+	struct path_walk *w = bpf_map_lookup_elem(&path_walks, &zero);
+	if (!w || off > OFF_MAX - sizeof(struct item) - 2)
+		return off;
+	struct vfsmount *vm = BPF_CORE_READ(p, mnt);
+	w->d = BPF_CORE_READ(p, dentry);
+	w->vm = vm;
+	w->mnt = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	w->n = 0;
+	struct walk_ref ref = {.w = w};
+	bpf_loop(PATH_DEPTH * 2, walk_up, &ref, 0);
+	__u32 start = off + sizeof(struct item);
+	w->o = start;
+	if (w->n == 0) {
+		buf[start & OFF_MAX] = '/';
+		w->o = start + 1;
+	} else {
+		bpf_loop(PATH_DEPTH, write_down, &ref, 0);
+	}
+	__u32 len = w->o - start;
+	put_item(buf, off, tag, 0, (__u16)len);
+	return start + (len & OFF_MAX);
 }
 
 static __always_inline __u64 inode_ctime(struct inode *in)
@@ -475,6 +588,9 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	__u32 off = sizeof(struct hdr) + sizeof(struct exec_info);
 	off = put_kernel_str(buf, off, T_FILENAME, BPF_CORE_READ(bprm, filename));
+
+	off = put_path(buf, off, T_EXEPATH, (struct path *)&f->f_path);
+	off = put_path(buf, off, T_CWD, &BPF_CORE_READ(p, fs)->pwd);
 
 	/* The executable's own name: "memfd:NAME" (and no links) for fileless execution. */
 	__u32 name_off = off + sizeof(struct item);
