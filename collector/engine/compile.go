@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/lannersec/lanner/collector/alert"
@@ -255,8 +254,15 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 		return nil
 	}
 	for _, w := range warns {
-		diag(Diag{Severity: SevWarning, Code: codeCompileWarning, File: ri.pos.File, Line: ri.pos.Line, Col: ri.pos.Col,
-			Kind: "rule", Item: ri.name, Msg: fmt.Sprint(w)})
+		code := w.Code
+		if code == "" {
+			code = codeCompileWarning
+		}
+		p := compileErrPos(&filter.CompileError{Pos: w.Pos, Msg: w.Msg}, ast, text, ms)
+		if p.Line == 0 {
+			p = ri.pos
+		}
+		diag(Diag{Severity: SevWarning, Code: code, File: p.File, Line: p.Line, Col: p.Col, Kind: "rule", Item: ri.name, Msg: w.Msg})
 	}
 	r := &Rule{
 		Name: ri.name, Desc: ri.desc, Output: ri.output, Priority: ri.priority, Source: ri.src,

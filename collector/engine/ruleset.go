@@ -80,9 +80,10 @@ type Rule struct {
 func (r *Rule) Match(e *event.Event) bool { return r.match(e) }
 
 // Ruleset is the compiled result of loading rules files. Process may run concurrently with the
-// selection methods (Enable, Disable, SetMinPriority...), which publish a new index atomically;
-// each source's events must be processed by one goroutine at a time, because compiled
-// conditions keep scratch buffers.
+// selection methods (EnableByName, EnableByTag, SetMinPriority), which publish a new index
+// atomically; the selection methods themselves must not run concurrently with each other. Each
+// source's events must be processed by one goroutine at a time, because compiled conditions keep
+// scratch buffers.
 type Ruleset struct {
 	rules    []*Rule
 	byName   map[string]*Rule
