@@ -74,3 +74,15 @@ run: build
 clean:
 	rm -rf bin
 	$(GO) clean -testcache
+
+# The local stack (deploy/local/README.md): a real Elasticsearch node and a Fluentd Forward server
+# on 127.0.0.1, fetched from Maven Central into ~/.cache/lanner (LANNER_CACHE) on first use.
+.PHONY: stack-up stack-down stack-status
+stack-up:
+	@deploy/local/stack.sh up
+
+stack-down:
+	@deploy/local/stack.sh down
+
+stack-status:
+	@deploy/local/stack.sh status
