@@ -23,6 +23,25 @@ var (
 	firstNonSyscallEvent = event.FirstNonSyscallType
 )
 
+// paramCache finds a parameter by name, remembering where it was last time: an event type keeps
+// its parameters in a fixed order, so the next event of the type usually has it at the same
+// position and the lookup is one string comparison. Each extractor owns one (extractors run on
+// one goroutine at a time).
+type paramCache struct{ idx int }
+
+func (c *paramCache) get(s *event.Syscall, name string) (*event.Param, bool) {
+	if c.idx < len(s.Params) && s.Params[c.idx].Name == name {
+		return &s.Params[c.idx], true
+	}
+	for i := range s.Params {
+		if s.Params[i].Name == name {
+			c.idx = i
+			return &s.Params[i], true
+		}
+	}
+	return nil, false
+}
+
 // hasRes reports whether an event carries a return value: every system call exit does, the
 // scheduler and meta events (procexit, container...) do not.
 func hasRes(e *event.Event) bool {
@@ -45,8 +64,8 @@ const (
 // openAccess tells whether an open event's flags ask for reading and for writing. A flags
 // parameter with a raw value is read as the kernel's open(2) flags; one with text only is read
 // by its names (O_RDONLY, O_WRONLY, O_RDWR), as Falco prints them.
-func openAccess(e *event.Event) (read, write bool) {
-	p, ok := e.Sys.Param("flags")
+func openAccess(e *event.Event, pc *paramCache) (read, write bool) {
+	p, ok := pc.get(e.Sys, "flags")
 	if !ok {
 		// Falco reads a missing flags parameter as 0: no access asked.
 		return false, false
@@ -164,11 +183,12 @@ func evtArgBuild(arg string, hasArg bool) (*Extractor, error) {
 	if err := validKey(arg); err != nil {
 		return nil, err
 	}
+	pc := &paramCache{}
 	return &Extractor{Str: func(e *event.Event) (string, bool) {
 		if e.Sys == nil {
 			return "", false
 		}
-		p, ok := e.Sys.Param(arg)
+		p, ok := pc.get(e.Sys, arg)
 		if !ok {
 			return "", false
 		}
@@ -193,6 +213,25 @@ func evtRawArgBuild(arg string, hasArg bool) (*Extractor, error) {
 		}
 		return p.Raw, true
 	}}, nil
+}
+
+func openAccessField(name, desc string, read bool) *Field {
+	return &Field{Name: name, Type: TypeBool, Desc: desc, Build: noArg(func() *Extractor {
+		pc := &paramCache{}
+		return &Extractor{Bool: func(e *event.Event) (bool, bool) {
+			if e.Sys == nil {
+				return false, false
+			}
+			if !isOpen(e.Type) {
+				return false, true
+			}
+			r, w := openAccess(e, pc)
+			if read {
+				return r, true
+			}
+			return w, true
+		}}
+	})}
 }
 
 func evtFields(c *config) []*Field {
@@ -294,28 +333,8 @@ func evtFields(c *config) []*Field {
 			}),
 		numField("evt.count", TypeUint32, 0, "Always 1, for counting events.",
 			func(e *event.Event) (int64, bool) { return 1, true }),
-		boolField("evt.is_open_read", 0, "True for open, openat, openat2 and open_by_handle_at events that open the path for reading.",
-			func(e *event.Event) (bool, bool) {
-				if !sys(e) {
-					return false, false
-				}
-				if !isOpen(e.Type) {
-					return false, true
-				}
-				r, _ := openAccess(e)
-				return r, true
-			}),
-		boolField("evt.is_open_write", 0, "True for open, openat, openat2 and open_by_handle_at events that open the path for writing.",
-			func(e *event.Event) (bool, bool) {
-				if !sys(e) {
-					return false, false
-				}
-				if !isOpen(e.Type) {
-					return false, true
-				}
-				_, w := openAccess(e)
-				return w, true
-			}),
+		openAccessField("evt.is_open_read", "True for open, openat, openat2 and open_by_handle_at events that open the path for reading.", true),
+		openAccessField("evt.is_open_write", "True for open, openat, openat2 and open_by_handle_at events that open the path for writing.", false),
 		boolField("evt.is_open_exec", 0, "True for open-family and creat events that create a file with execute permission.",
 			func(e *event.Event) (bool, bool) {
 				if !sys(e) {

@@ -607,3 +607,34 @@ func TestFdPathHelpers(t *testing.T) {
 		t.Errorf("dedupSlashes: %q", got)
 	}
 }
+
+// TestParamLookupAcrossEventShapes reuses one extractor on events whose parameters sit at
+// different positions, so a remembered position must be checked, not trusted.
+func TestParamLookupAcrossEventShapes(t *testing.T) {
+	r := testRegistry(t)
+	x := resolve(t, r, "evt.arg", "flags", true)
+	rd := resolve(t, r, "evt.is_open_read", "", false)
+	open := openEvent()
+	other := openEvent()
+	other.Sys.Params = []event.Param{{Name: "flags", Value: "O_WRONLY", Raw: 1, HasRaw: true}, {Name: "fd", Value: "3"}}
+	none := openEvent()
+	none.Sys.Params = none.Sys.Params[:2]
+	for i, c := range []struct {
+		ev       *event.Event
+		want     string
+		ok, read bool
+	}{
+		{open, "O_RDONLY|O_CLOEXEC", true, true},
+		{other, "O_WRONLY", true, false},
+		{none, "", false, false},
+		{open, "O_RDONLY|O_CLOEXEC", true, true},
+	} {
+		got, ok := x.Str(c.ev)
+		if ok != c.ok || got != c.want {
+			t.Errorf("step %d: evt.arg.flags = (%q, %v), want (%q, %v)", i, got, ok, c.want, c.ok)
+		}
+		if r, _ := rd.Bool(c.ev); r != c.read {
+			t.Errorf("step %d: evt.is_open_read = %v, want %v", i, r, c.read)
+		}
+	}
+}
