@@ -107,6 +107,8 @@ func TestRuleFields(t *testing.T) {
 		{name: "append to a rule of an unknown source", files: []string{rule("c", "ct.name = x", "source: aws_cloudtrail"), "- rule: c\n  condition: and y\n  append: true\n"}, rules: "-"},
 		{name: "warn_evttypes warns about rules without event types", files: []string{rule("r", "proc.name = x")},
 			warns: []string{`a.yaml:1:3: rule "r": Rule matches too many evt.type values. This has a significant performance penalty.`}},
+		{name: "a negated event type matches more than 100 types and warns", files: []string{rule("r", "evt.type != openat and proc.name = x")},
+			warns: []string{`rule "r": Rule matches too many evt.type values`}},
 		{name: "warn_evttypes false silences it", files: []string{rule("r", "proc.name = x", "warn_evttypes: false")}, rules: "r"},
 		{name: "never_true has no event types and does not warn", files: []string{rule("r", "evt.num = 0")}, rules: "r",
 			evs: []ev{{e: sys("execve", "x"), want: ""}}},

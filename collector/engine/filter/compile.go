@@ -827,11 +827,20 @@ func compileRegex(v string) (*regexp.Regexp, error) {
 }
 
 // stringSet returns a membership test: a linear scan for a few items (cheaper than hashing),
-// a map beyond.
+// a map beyond. A mask of the item lengths rejects most non-members before either: a process
+// name of 5 bytes cannot be in a list of shells whose names have 2 to 4.
 func stringSet(vals []string) func(string) bool {
+	var lens uint64 // bit n: some item has length n (n < 63); bit 63: some item is longer
+	for _, v := range vals {
+		lens |= 1 << min(len(v), 63)
+	}
+	possible := func(s string) bool { return lens&(1<<min(len(s), 63)) != 0 }
 	if len(vals) <= 4 {
 		vs := append([]string(nil), vals...)
 		return func(s string) bool {
+			if !possible(s) {
+				return false
+			}
 			for _, v := range vs {
 				if s == v {
 					return true
@@ -844,7 +853,13 @@ func stringSet(vals []string) func(string) bool {
 	for _, v := range vals {
 		m[v] = struct{}{}
 	}
-	return func(s string) bool { _, ok := m[s]; return ok }
+	return func(s string) bool {
+		if !possible(s) {
+			return false
+		}
+		_, ok := m[s]
+		return ok
+	}
 }
 
 func numPred(o op, nums []int64) func(int64) bool {

@@ -52,6 +52,12 @@ var matchCases = []struct {
 	{cond: "t.str in ()", v: vals{"t.str": "bash"}},
 	{cond: "t.str intersects (ash, bash)", v: vals{"t.str": "bash"}, want: true}, // scalar: same as in
 	{cond: "t.str in shell_binaries", v: vals{"t.str": "shell_binaries"}, want: true},
+	{cond: "t.str in (a, bb, ccc, dddd, eeeee, ffffff)", v: vals{"t.str": "eeeee"}, want: true},
+	{cond: "t.str in (a, bb, ccc, dddd, eeeee, ffffff)", v: vals{"t.str": "eeeef"}},
+	{cond: "t.str in (a, bb, ccc, dddd, eeeee, ffffff)", v: vals{"t.str": "eeee"}},
+	{cond: "t.str in ('', x)", v: vals{"t.str": ""}, want: true},
+	{cond: "t.str in (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, b)", v: vals{"t.str": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, want: true},
+	{cond: "t.str in (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, b)", v: vals{"t.str": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"}},
 	{cond: "t.str exists", v: vals{"t.str": ""}, want: true},
 	{cond: "t.str exists", v: vals{}},
 	{cond: "t.str bcontains 41", err: "operator 'bcontains' is not supported by field t.str of type CHARBUF"},
@@ -104,7 +110,7 @@ var matchCases = []struct {
 	{cond: "t.str iglob [[:lower:]]", v: vals{"t.str": "B"}, want: true},
 	{cond: "t.str iglob [[:upper:]]", v: vals{"t.str": "B"}}, // quirk: glibc tests classes on the lowered byte
 	{cond: "t.str glob [[:upper:]]", v: vals{"t.str": "B"}, want: true},
-	{cond: `t.str glob a\`, v: vals{"t.str": `a\`}}, // quirk: a trailing backslash never matches
+	{cond: `t.str glob a\`, v: vals{"t.str": `a\`}},              // quirk: a trailing backslash never matches
 	{cond: `t.str glob a\\`, v: vals{"t.str": `a\`}, want: true}, // an escaped backslash is literal
 	{cond: "t.str glob *a*b*c", v: vals{"t.str": "xaybzc"}, want: true},
 	{cond: "t.str glob *a*b*c", v: vals{"t.str": "xaybzcd"}},
