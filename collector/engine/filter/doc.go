@@ -10,5 +10,15 @@
 // rules file that Falco accepts and lanner rejects, or the reverse, is a compatibility bug.
 //
 // Compiled matchers allocate nothing on the heap when an event does not match, so the engine can
-// test every candidate rule against every event.
+// test every candidate rule against every event. They keep scratch buffers for that, so one
+// Matcher must only be used by one goroutine at a time.
+//
+// Known differences from Falco, all in corners no upstream rule reaches:
+//   - String prints "" for an empty value, quotes values holding ( ) , = (and field arguments
+//     holding [ ]), writes a trailing backslash of a quoted value as \x5c and a double negation
+//     as `not (not x)`, so that its output always parses back to the same tree; Falco's printer
+//     loses these.
+//   - A list-valued field that yields an empty list counts as missing.
+//   - The oneof/anyof/allof modifiers are recognised only when a parenthesised list follows.
+//   - The join, concat and getopt transformers (libs 0.24/0.25) are not implemented.
 package filter
