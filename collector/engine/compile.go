@@ -269,7 +269,7 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 		Tags: sortedTags(ri.tags), Enabled: ri.enabled, File: ri.pos.File, Line: ri.pos.Line, Col: ri.pos.Col,
 		Condition: ri.cond.s, Expanded: text.s, AST: ast, WarnEvttypes: ri.warnEvttypes,
 		SkipIfUnknownFilter: ri.skipUnknown, Capture: ri.capture, CaptureDurationMS: ri.captureDur,
-		Formatter: out, match: match, index: ri.index,
+		Formatter: out, match: match,
 	}
 	for _, ex := range ri.exceptions {
 		r.Exceptions = append(r.Exceptions, ex.name)

@@ -122,7 +122,7 @@ type compiledList struct {
 // compileLists expands list references inside lists: an item that names a list defined earlier
 // (index below this list's visibility) is replaced by that list's own items, one level deep; a
 // later or unknown name stays a literal item. Items with spaces are quoted.
-func (c *collector) compileLists() ([]*compiledList, map[string]*compiledList) {
+func (c *collector) compileLists() []*compiledList {
 	out := make([]*compiledList, 0, len(c.lists))
 	by := make(map[string]*compiledList, len(c.lists))
 	for _, l := range c.lists {
@@ -142,7 +142,7 @@ func (c *collector) compileLists() ([]*compiledList, map[string]*compiledList) {
 			cl.items = append(cl.items, quoteItem(it))
 		}
 	}
-	return out, by
+	return out
 }
 
 const (

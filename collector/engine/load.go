@@ -72,7 +72,7 @@ func (c *collector) summarize(res *Result) {
 }
 
 func compileAll(c *collector, reg *fields.Registry, matching RuleMatching, res *Result) *Ruleset {
-	lists, _ := c.compileLists()
+	lists := c.compileLists()
 	ms := compileMacros(c, lists, res.add, false)
 	var rules []*Rule
 	for _, ri := range c.rules {
@@ -98,9 +98,7 @@ func compileAll(c *collector, reg *fields.Registry, matching RuleMatching, res *
 			}
 		}
 	}
-	rs := newRuleset(rules, matching)
-	rs.macros, rs.lists = len(c.macros), len(c.lists)
-	return rs
+	return newRuleset(rules, matching)
 }
 
 // Explanation is a condition after list substitution and macro expansion.
@@ -124,7 +122,7 @@ func Explain(files []File, cond string) (*Explanation, *Result, error) {
 		c.readFile(f, res)
 	}
 	c.summarize(res)
-	lists, _ := c.compileLists()
+	lists := c.compileLists()
 	// Macro problems become warnings: explain shows what it can.
 	ms := compileMacros(c, lists, func(d Diag) { d.Severity = SevWarning; res.add(d) }, true)
 	var parts []mtext

@@ -73,7 +73,6 @@ type Rule struct {
 	Formatter *alert.Formatter
 
 	match filter.Matcher
-	index int
 }
 
 // Match reports whether e satisfies the rule's condition (regardless of Enabled).
@@ -91,8 +90,6 @@ type Ruleset struct {
 	minPrio  alert.Priority
 	enabled  map[*Rule]bool
 	idx      atomic.Pointer[ruleIndex]
-	macros   int
-	lists    int
 }
 
 // ruleIndex holds, for every source and event type, the enabled rules that can match, in rule
