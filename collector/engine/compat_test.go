@@ -61,6 +61,10 @@ func TestLoadCompatFiles(t *testing.T) {
 					t.Errorf("rule %q not fully compiled", r.Name)
 				}
 			}
+			// Falco loads both upstream files without a warning; so must we.
+			for _, d := range res.Warnings {
+				t.Errorf("warning: %s", d)
+			}
 			for _, p := range res.Plugins {
 				if !p.Satisfied {
 					t.Errorf("plugin requirement %v not satisfied", p.Alternatives)

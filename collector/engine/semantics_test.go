@@ -32,6 +32,7 @@ type sem struct {
 	files []string
 	errs  []string // exact diagnostics, in order
 	warns []string // each must appear in some warning
+	quiet bool     // no warning at all
 	rules string   // compiled rules in order ("-": none)
 	check []rc
 	evs   []ev
@@ -55,6 +56,9 @@ func runSem(t *testing.T, cases []sem) {
 				return
 			}
 			warns := strings.Join(diagStrings(res.Warnings), "\n")
+			if tc.quiet && warns != "" {
+				t.Errorf("unexpected warnings:\n%s", warns)
+			}
 			for _, w := range tc.warns {
 				if !strings.Contains(warns, w) {
 					t.Errorf("missing warning %q in:\n%s", w, warns)

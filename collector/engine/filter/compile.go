@@ -233,8 +233,11 @@ type operand struct {
 	name  string // as written, for messages
 	base  *fields.Extractor
 	typ   fields.Type
-	multi bool // List or AnyOf: values come from strs or ips
+	multi bool // List or AnyOf: values come from strs, ips or nums
 	anyOf bool
+	// neAll makes != on an any-of field hold only when every value differs (fd.ip, fd.net,
+	// fd.port): Falco compares both ends of the connection and wants neither to match.
+	neAll bool
 
 	str   func(*event.Event) (string, bool)
 	num   func(*event.Event) (int64, bool)
@@ -243,6 +246,7 @@ type operand struct {
 	bytes func(*event.Event) ([]byte, bool)
 	strs  func(*event.Event, []string) ([]string, bool)
 	ips   func(*event.Event, []netip.Addr) ([]netip.Addr, bool)
+	nums  func(*event.Event, []int64) ([]int64, bool)
 }
 
 func fieldText(f *FieldExpr) string {
@@ -261,10 +265,10 @@ func (c *compiler) operand(f *FieldExpr, rhs bool) (*operand, error) {
 			c.warn(f.Pos, "LOAD_DEPRECATED_ITEM", "field %s is deprecated", x.Name)
 		}
 		o := &operand{
-			name: fieldText(f), base: x, typ: x.Type, multi: x.List || x.AnyOf, anyOf: x.AnyOf,
-			str: x.Str, num: x.Num, boolv: x.Bool, ip: x.IP, bytes: x.Bytes, strs: x.Strs, ips: x.IPs,
+			name: fieldText(f), base: x, typ: x.Type, multi: x.List || x.AnyOf, anyOf: x.AnyOf, neAll: x.AnyOf && x.NotEqualAll,
+			str: x.Str, num: x.Num, boolv: x.Bool, ip: x.IP, bytes: x.Bytes, strs: x.Strs, ips: x.IPs, nums: x.Nums,
 		}
-		if o.multi && o.strs == nil && o.ips == nil || !o.multi && o.str == nil && o.num == nil && o.boolv == nil && o.ip == nil && o.bytes == nil {
+		if o.multi && o.strs == nil && o.ips == nil && o.nums == nil || !o.multi && o.str == nil && o.num == nil && o.boolv == nil && o.ip == nil && o.bytes == nil {
 			return nil, errAt(f.Pos, nil, "field %s has no extractor for its type %s", o.name, o.typ)
 		}
 		return o, nil
@@ -355,6 +359,14 @@ func (c *compiler) transform(f *FieldExpr, in *operand) (*operand, error) {
 		case in.multi && in.ips != nil:
 			src := in.ips
 			var buf []netip.Addr
+			out.num = func(e *event.Event) (int64, bool) {
+				v, ok := src(e, buf[:0])
+				buf = v
+				return int64(len(v)), ok
+			}
+		case in.multi && in.nums != nil:
+			src := in.nums
+			var buf []int64
 			out.num = func(e *event.Event) (int64, bool) {
 				v, ok := src(e, buf[:0])
 				buf = v
@@ -560,6 +572,14 @@ func existsMatcher(lhs *operand) Matcher {
 	case lhs.ips != nil:
 		src := lhs.ips
 		var buf []netip.Addr
+		return func(e *event.Event) bool {
+			v, ok := src(e, buf[:0])
+			buf = v
+			return ok && len(v) > 0
+		}
+	case lhs.nums != nil:
+		src := lhs.nums
+		var buf []int64
 		return func(e *event.Event) bool {
 			v, ok := src(e, buf[:0])
 			buf = v
@@ -989,11 +1009,21 @@ func parseNum(t fields.Type, v string) (int64, error) {
 	return x, nil
 }
 
-// matcher applies a constant predicate to an operand's value(s): a missing value is false; an
-// any-of field holds if one of its values does; a list field under `in` needs all of its
-// values in the set, under `intersects` one.
+// needAll reports whether a check on a multi-valued operand must hold for every value rather
+// than for one: a list field under `in` (every element in the set), and != on an any-of field
+// flagged NotEqualAll (neither end of the connection is the value).
+func needAll(lhs *operand, o op) bool {
+	if lhs.anyOf {
+		return lhs.neAll && o == opNe
+	}
+	return lhs.multi && o == opIn
+}
+
+// matcher applies a constant predicate to an operand's value(s): a missing value (or an empty
+// list) is false; an any-of field holds if one of its values does, a list field under
+// `intersects` too; needAll tells the cases that need every value.
 func (p pred) matcher(lhs *operand, o op) Matcher {
-	all := lhs.multi && !lhs.anyOf && o == opIn
+	all := needAll(lhs, o)
 	switch {
 	case lhs.strs != nil:
 		src := lhs.strs
@@ -1016,6 +1046,23 @@ func (p pred) matcher(lhs *operand, o op) Matcher {
 		src := lhs.ips
 		var buf []netip.Addr
 		f := p.ip
+		return func(e *event.Event) bool {
+			vals, ok := src(e, buf[:0])
+			buf = vals
+			if !ok || len(vals) == 0 {
+				return false
+			}
+			for _, v := range vals {
+				if f(v) != all {
+					return !all
+				}
+			}
+			return all
+		}
+	case lhs.nums != nil:
+		src := lhs.nums
+		var buf []int64
+		f := p.num
 		return func(e *event.Event) bool {
 			vals, ok := src(e, buf[:0])
 			buf = vals

@@ -31,7 +31,7 @@ func (c *compiler) fieldCheck(n *Check, o op, lhs *operand) (Matcher, error) {
 	if lhs.typ != rhs.typ || lList != rList || rhs.anyOf {
 		return nil, errAt(n.Value.Pos, nil, "field %s (%s) has incompatible type with %s (%s)", lhs.name, typeText(lhs), rhs.name, typeText(rhs))
 	}
-	all := lList && o == opIn
+	all := needAll(lhs, o)
 	switch lhs.typ.Kind() {
 	case fields.KindString:
 		return fieldMatcher(strGetter(lhs), strGetter(rhs), o, all, cmpStr), nil
@@ -54,7 +54,8 @@ func typeText(o *operand) string {
 
 type getter[T any] func(e *event.Event, dst []T) ([]T, bool)
 
-// fieldMatcher evaluates a field-to-field check with one scratch slice per side.
+// fieldMatcher evaluates a field-to-field check with one scratch slice per side. all is needAll:
+// the check must hold for every left value (a list under `in`, != on a NotEqualAll field).
 func fieldMatcher[T any](l, r getter[T], o op, all bool, cmp func(op, T, T) bool) Matcher {
 	var lb, rb []T
 	return func(e *event.Event) bool {
@@ -70,11 +71,11 @@ func fieldMatcher[T any](l, r getter[T], o op, all bool, cmp func(op, T, T) bool
 		}
 		if !o.isList() {
 			for _, a := range lv {
-				if cmp(o, a, rv[0]) {
-					return true
+				if cmp(o, a, rv[0]) != all {
+					return !all
 				}
 			}
-			return false
+			return all
 		}
 		for _, a := range lv {
 			in := false
@@ -105,6 +106,8 @@ func strGetter(o *operand) getter[string] {
 
 func numGetter(o *operand) getter[int64] {
 	switch {
+	case o.nums != nil:
+		return o.nums
 	case o.num != nil:
 		src := o.num
 		return func(e *event.Event, dst []int64) ([]int64, bool) {
