@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/collector/engine/filter"
 	"github.com/lannersec/lanner/collector/event"
 	"github.com/lannersec/lanner/collector/fields"
 )
@@ -259,31 +260,23 @@ func (c *collector) validateException(r *ruleInfo, ex *exceptionInfo) error {
 	return nil
 }
 
-// fieldDefined reports whether name (with an optional [arg]) is a field of src. Without a
-// registry (explain, YAML-only checks) every name is accepted.
+// fieldDefined reports whether name is a field of src as exception fields may write it: a
+// field with an optional argument (proc.aname[2]) or a transformer (tolower(proc.name)). It is
+// checked the way the condition will use it, by parsing and compiling `<name> exists`. Without a
+// registry (explain) every name is accepted.
 func (c *collector) fieldDefined(src event.Source, name string) bool {
 	if c.reg == nil {
 		return true
 	}
-	base, arg, hasArg := splitFieldArg(name)
-	_, err := c.reg.Resolve(src, base, arg, hasArg)
+	n, err := filter.Parse(name + " exists")
+	if err != nil {
+		return false
+	}
+	if chk, ok := n.(*filter.Check); !ok || chk.Op != "exists" {
+		return false
+	}
+	_, _, err = filter.Compile(n, srcResolver{c.reg, src})
 	return err == nil
-}
-
-func splitFieldArg(name string) (base, arg string, hasArg bool) {
-	if i := indexByte(name, '['); i > 0 && name[len(name)-1] == ']' {
-		return name[:i], name[i+1 : len(name)-1], true
-	}
-	return name, "", false
-}
-
-func indexByte(s string, b byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == b {
-			return i
-		}
-	}
-	return -1
 }
 
 func (c *collector) appendRule(u *ruleUpdate) error {

@@ -35,10 +35,27 @@ func newTestEnv(t testing.TB) *testEnv {
 			}
 			x := &fields.Extractor{Name: key, Type: typ}
 			list := fl&fields.IsList != 0
-			anyOf := name == "t.anc" || name == "t.anyip" || name == "t.aname" && !hasArg
+			anyOf := anyOfFields[name] || (name == "t.aname" || name == "t.apid") && !hasArg
 			x.List, x.AnyOf = list || anyOf, anyOf
+			x.NotEqualAll = anyOf && notEqualAllFields[name]
 			get := func() (any, bool) { v, ok := env.cur[key]; return v, ok }
 			switch {
+			case x.List && typ.Kind() == fields.KindNum && (anyOf || name == "t.numlist"):
+				x.Nums = func(_ *event.Event, dst []int64) ([]int64, bool) {
+					v, ok := get()
+					if !ok {
+						return dst, false
+					}
+					switch l := v.(type) {
+					case []int:
+						for _, n := range l {
+							dst = append(dst, int64(n))
+						}
+					case []int64:
+						dst = append(dst, l...)
+					}
+					return dst, true
+				}
 			case x.List && typ.Kind() == fields.KindIP:
 				x.IPs = func(_ *event.Event, dst []netip.Addr) ([]netip.Addr, bool) {
 					v, ok := get()
@@ -127,14 +144,32 @@ func newTestEnv(t testing.TB) *testEnv {
 	// Like proc.aname: any ancestor, no transformer, not on the right of a comparison.
 	add("t.anc", fields.TypeCharBuf, fields.NoRHS|fields.NoTransformer)
 	add("t.aname", fields.TypeCharBuf, fields.ArgAllowed|fields.ArgIndex|fields.NoRHS|fields.NoTransformer)
-	// Like fd.ip: client or server address.
+	// Like fd.ip, fd.net and fd.port: client or server end, != only when neither end matches.
 	add("t.anyip", fields.TypeIPAddr, fields.NoRHS|fields.NoTransformer)
+	add("t.anynet", fields.TypeIPNet, fields.NoRHS|fields.NoTransformer)
+	add("t.anyport", fields.TypePort, fields.NoRHS|fields.NoTransformer)
+	// Like proc.apid: any ancestor's pid without argument, one ancestor's with one; != holds
+	// when some ancestor differs.
+	add("t.apid", fields.TypeInt64, fields.ArgAllowed|fields.ArgIndex|fields.NoRHS|fields.NoTransformer)
+	// An any-of number without the proc.* flags, so transformers and val() can be tried on it.
+	add("t.anynum", fields.TypeUint16, 0)
+	// An any-of address without NotEqualAll: != holds when some value differs.
+	add("t.someip", fields.TypeIPAddr, 0)
+	// A numeric list read through Nums (t.nums arrives as text).
+	add("t.numlist", fields.TypeUint64, fields.IsList)
 	// Like evt.arg: evt.arg[flags] or evt.arg.flags.
 	add("t.arg", fields.TypeCharBuf, fields.ArgRequired|fields.ArgKey)
 	add("t.dep", fields.TypeCharBuf, fields.Deprecated)
 	add("ka.user", fields.TypeCharBuf, 0)
 	return env
 }
+
+// anyOfFields stand for several values, a check holding when it holds for one of them;
+// notEqualAllFields among them take != to mean every value differs (fields.Extractor.NotEqualAll).
+var (
+	anyOfFields       = map[string]bool{"t.anc": true, "t.anyip": true, "t.anynet": true, "t.anyport": true, "t.anynum": true, "t.someip": true}
+	notEqualAllFields = map[string]bool{"t.anyip": true, "t.anynet": true, "t.anyport": true}
+)
 
 // eval parses, compiles and evaluates cond against v.
 func (env *testEnv) compile(cond string) (Matcher, []Warning, error) {
