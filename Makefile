@@ -20,7 +20,7 @@ FUZZ_TARGETS := \
 	./collector/alert:FuzzNewFormatter \
 	./collector/replay:FuzzReader
 
-.PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf
+.PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf bench-bpf
 
 all: build
 
@@ -43,6 +43,11 @@ build-bpf: deps bpf
 # test-bpf: capture and state tests against the real kernel (root; they skip with the reason otherwise).
 test-bpf: deps bpf
 	$(GO) test -count=1 -tags 'integration lannerbpf' ./collector/capture/... ./collector/state/...
+
+# bench-bpf: capture overhead (open/close, open/read/close, connect, fork/exec loops with nothing,
+# the no-op floor and lanner attached) and the sustained event rate; root only.
+bench-bpf: deps bpf
+	$(GO) test -tags lannerbpf -run '^$$' -bench . -benchtime 1x ./collector/capture/
 
 # test: unit tests, then short fuzz runs of the parsers.
 test: deps lint unit fuzz

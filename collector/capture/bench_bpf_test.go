@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,23 +32,70 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// child runs "openclose:N" or "getppid:N" and prints the nanoseconds per iteration.
+// child runs a workload ("openclose:N", "openreadclose:N", "forkexec:N", "connect:N") and prints
+// the nanoseconds per iteration.
 func child(spec string) int {
 	kind, nstr, _ := strings.Cut(spec, ":")
 	n, _ := strconv.Atoi(nstr)
 	path, _ := syscall.BytePtrFromString("/etc/hostname")
-	start := time.Now()
+	var buf [64]byte
+	var start time.Time
+	fail := func(what string, err error) int { fmt.Fprintln(os.Stderr, what+":", err); return 1 }
 	switch kind {
-	case "openclose":
+	case "openclose", "openreadclose":
+		start = time.Now()
 		for range n {
-			fd, _, e := syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(0xffffffffffffff9c), uintptr(unsafePointer(path)), syscall.O_RDONLY, 0, 0, 0)
+			fd, _, e := syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(0xffffffffffffff9c), uintptr(unsafe.Pointer(path)), syscall.O_RDONLY, 0, 0, 0)
 			if e != 0 {
-				fmt.Fprintln(os.Stderr, "openat:", e)
-				return 1
+				return fail("openat", e)
+			}
+			if kind == "openreadclose" {
+				syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 			}
 			syscall.RawSyscall(syscall.SYS_CLOSE, fd, 0, 0)
 		}
+	case "forkexec":
+		start = time.Now()
+		for range n {
+			pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
+			if err != nil {
+				return fail("fork/exec", err)
+			}
+			var ws syscall.WaitStatus
+			if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+				return fail("wait", err)
+			}
+		}
+	case "connect":
+		ln, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			return fail("socket", err)
+		}
+		if err := syscall.Bind(ln, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			return fail("bind", err)
+		}
+		if err := syscall.Listen(ln, 128); err != nil {
+			return fail("listen", err)
+		}
+		sa, _ := syscall.Getsockname(ln)
+		start = time.Now()
+		for range n {
+			c, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+			if err != nil {
+				return fail("socket", err)
+			}
+			if err := syscall.Connect(c, sa); err != nil {
+				return fail("connect", err)
+			}
+			a, _, err := syscall.Accept(ln)
+			if err != nil {
+				return fail("accept", err)
+			}
+			syscall.Close(a)
+			syscall.Close(c)
+		}
 	case "getppid":
+		start = time.Now()
 		for range n {
 			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
@@ -58,12 +106,12 @@ func child(spec string) int {
 	return 0
 }
 
-// runChild runs the workload with n iterations, five times, and returns the best ns per
+// runChildN runs the workload with n iterations, runs times, and returns the best ns per
 // iteration: the minimum is the least noisy estimate of the intrinsic cost on a shared VM.
-func runChild(b *testing.B, kind string, n int) float64 {
+func runChildN(b *testing.B, kind string, n, runs int) float64 {
 	b.Helper()
 	best := 0.0
-	for range 5 {
+	for range runs {
 		if v := runChildOnce(b, kind, n); best == 0 || v < best {
 			best = v
 		}
@@ -144,64 +192,101 @@ func (c *collector) stop(b *testing.B) capture.Stats {
 	return st
 }
 
-// BenchmarkOpenClose compares, in one run, the open+close loop of another process with nothing
-// attached, with the no-op tracepoint program (the floor), and with lanner capturing (open and
-// close are reported, decoded and applied to the state). ns/op is per open+close pair.
-func BenchmarkOpenClose(b *testing.B) {
+// BenchmarkOverhead runs, for each workload, interleaved rounds of: nothing attached, the no-op
+// tracepoint program (the floor every syscall-tracepoint capture pays), lanner with the stable
+// rules' syscall set (events reported, decoded, applied to the state) and lanner with the
+// workload's syscalls filtered in the kernel. Interleaving spreads the noise of a shared VM over
+// all modes; each round takes the best of three runs. Reported: median ns per iteration per
+// mode and the median ratios lanner/none and lanner/floor.
+func BenchmarkOverhead(b *testing.B) {
 	needRoot(b)
-	const iters = 200_000
-	var base, floor float64
-	b.Run("none", func(b *testing.B) {
-		for range b.N {
-			base = runChild(b, "openclose", iters)
-		}
-		b.ReportMetric(base, "ns/openclose")
-	})
-	b.Run("floor", func(b *testing.B) {
-		f, err := capture.OpenFloor()
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		for range b.N {
-			floor = runChild(b, "openclose", iters)
-		}
-		b.ReportMetric(floor, "ns/openclose")
-		b.ReportMetric(floor/base, "x_none")
-	})
-	for _, mode := range []struct {
-		name     string
-		syscalls []uint16
+	workloads := []struct {
+		name  string
+		iters int
 	}{
-		{"lanner_stable_rules", nil},                        // open/close reported
-		{"lanner_not_interesting", []uint16{59 /*execve*/}}, // open/close filtered in the kernel
-	} {
-		b.Run(mode.name, func(b *testing.B) {
-			c := startCollector(b, mode.syscalls)
-			var v float64
+		{"openclose", 200_000},
+		{"openreadclose", 200_000},
+		{"connect", 5_000},
+		{"forkexec", 300},
+	}
+	const rounds = 5
+	for _, w := range workloads {
+		b.Run(w.name, func(b *testing.B) {
+			modes := []string{"none", "floor", "lanner", "lanner_filtered"}
+			samples := map[string][]float64{}
+			var drops, events uint64
 			for range b.N {
-				v = runChild(b, "openclose", iters)
+				for range rounds {
+					for _, m := range modes {
+						var v float64
+						switch m {
+						case "none":
+							v = runChildN(b, w.name, w.iters, 3)
+						case "floor":
+							f, err := capture.OpenFloor()
+							if err != nil {
+								b.Fatal(err)
+							}
+							v = runChildN(b, w.name, w.iters, 3)
+							f.Close()
+						case "lanner", "lanner_filtered":
+							var set []uint16 // nil: the stable rules' set
+							if m == "lanner_filtered" {
+								set = []uint16{62} // kill: nothing the workloads call
+							}
+							c := startCollector(b, set)
+							v = runChildN(b, w.name, w.iters, 3)
+							time.Sleep(20 * time.Millisecond)
+							st := c.stop(b)
+							drops += st.Drops()
+							events += c.events.Load()
+						}
+						samples[m] = append(samples[m], v)
+					}
+				}
 			}
-			time.Sleep(50 * time.Millisecond)
-			st := c.stop(b)
-			b.ReportMetric(v, "ns/openclose")
-			b.ReportMetric(v/base, "x_none")
-			b.ReportMetric(v/floor, "x_floor")
-			b.ReportMetric(float64(st.Drops()), "drops")
-			b.ReportMetric(float64(c.events.Load()), "events")
+			ratio := func(a, d string) float64 {
+				var r []float64
+				for i := range samples[a] {
+					r = append(r, samples[a][i]/samples[d][i])
+				}
+				return median(r)
+			}
+			for _, m := range modes {
+				b.ReportMetric(median(samples[m]), "ns/"+m)
+			}
+			b.ReportMetric(ratio("lanner", "none"), "lanner/none")
+			b.ReportMetric(ratio("lanner", "floor"), "lanner/floor")
+			b.ReportMetric(ratio("lanner_filtered", "floor"), "filtered/floor")
+			b.ReportMetric(ratio("floor", "none"), "floor/none")
+			b.ReportMetric(float64(drops), "drops")
+			b.ReportMetric(float64(events), "events")
 		})
 	}
 }
 
-// BenchmarkSustainedRate drives open+close from two processes as fast as they go and reports
-// the rate lanner delivered through the whole pipeline, and its drops.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkSustainedRate drives open+close from two processes (LANNER_BENCH_PRODUCERS) as fast as
+// they go and reports the rate lanner delivered through the whole pipeline, and its drops.
 func BenchmarkSustainedRate(b *testing.B) {
 	needRoot(b)
 	c := startCollector(b, nil)
 	start := time.Now()
 	for range b.N {
 		var wg sync.WaitGroup
-		for range 2 {
+		producers := 2
+		if v, err := strconv.Atoi(os.Getenv("LANNER_BENCH_PRODUCERS")); err == nil && v > 0 {
+			producers = v
+		}
+		for range producers {
 			wg.Add(1)
 			go func() { defer wg.Done(); runChildOnce(b, "openclose", 1_000_000) }()
 		}
@@ -217,5 +302,3 @@ func BenchmarkSustainedRate(b *testing.B) {
 		b.Errorf("%d decode errors", c.errs.Load())
 	}
 }
-
-func unsafePointer(p *byte) unsafe.Pointer { return unsafe.Pointer(p) }
