@@ -76,6 +76,15 @@ func TestRuleAppendOverride(t *testing.T) {
 		{name: "override enabled replace without the key", files: []string{rule("r", "evt.type = close"), "- rule: r\n  desc: x\n  override:\n    desc: replace\n    enabled: replace\n"},
 			errs: []string{`b.yaml:1:3: rule "r": An replace override for 'enabled' was specified but 'enabled' is not defined`}},
 		{name: "a disabled rule loads quietly", files: []string{rule("r", "evt.type = close", "enabled: false")}, quiet: true, rules: "r"},
+		{name: "macro appended after use keeps the original grouping",
+			files: []string{"- macro: interactive\n  condition: >\n    ((proc.aname=sshd and proc.name != sshd) or\n    proc.name=systemd-logind or proc.name=login)\n\n" +
+				"- rule: r\n  desc: d\n  condition: evt.type=open and interactive\n  output: o\n  priority: INFO\n\n" +
+				"- macro: interactive\n  condition: or proc.name = ssh\n  override:\n    condition: append\n"},
+			check: []rc{{rule: "r", canon: "(evt.type = open and (((proc.aname = sshd and proc.name != sshd) or proc.name = systemd-logind or proc.name = login) or proc.name = ssh))"}}, quiet: true},
+		{name: "list appended after use",
+			files: []string{"- list: shell_binaries\n  items: [ash, bash, csh, ksh, sh, tcsh, zsh, dash]\n" + rule("r", "evt.type=open and proc.name in (shell_binaries)") +
+				"- list: shell_binaries\n  items: [pwsh]\n  override:\n    items: append\n"},
+			check: []rc{{rule: "r", canon: "(evt.type = open and proc.name in (ash, bash, csh, ksh, sh, tcsh, zsh, dash, pwsh))"}}, quiet: true},
 		{name: "redefinition resets tags and exceptions", files: []string{r, rule("r", "evt.type = open")},
 			check: []rc{{rule: "r", tags: "-", canon: "evt.type = open"}}},
 	})
