@@ -60,9 +60,14 @@ find_java17() {
   return 0
 }
 
-# mvn_run runs Maven in batch mode against the cache's own local repository.
+# mvn_run runs Maven in batch mode against the cache's own local repository. Its output goes to
+# stderr without the colour escapes Maven 3.8 prints even in batch mode.
 mvn_run() {
-  JAVA_HOME="$(find_java17)" mvn -B -q -Dmaven.repo.local="$LANNER_M2" "$@"
+  (
+    set -o pipefail
+    JAVA_HOME="$(find_java17)" mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$LANNER_M2" "$@" 2>&1 |
+      sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' >&2
+  )
 }
 
 # pid_alive: the pid file $1 names a live process whose command line contains $2.

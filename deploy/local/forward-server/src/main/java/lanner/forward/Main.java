@@ -16,8 +16,9 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * java -jar lanner-forward-server.jar [flags]
  *   --host ADDR          listen address (default 127.0.0.1)
- *   --port N             Forward port (default 24224)
- *   --control-port N     HTTP control port on the same address (default 24225; 0 = none)
+ *   --port N             Forward port (default 24224; 0 = any free port)
+ *   --control-port N     HTTP control port on the same address (default 24225; 0 = any free
+ *                        port; -1 = none)
  *   --out FILE           JSON lines file, appended to (default records.jsonl)
  *   --ack MODE           ack | withhold | store-noack | close (default ack)
  *   --delay-ms N         wait N ms before storing and acknowledging each message (default 0)
@@ -27,6 +28,9 @@ import java.util.concurrent.CountDownLatch;
  * Each line: {"tag", "time" (RFC 3339, nanoseconds), "time_sec", "time_nsec", "time_type"
  * (eventtime, integer or float: what the client sent), "mode" (message, forward, packed,
  * compressed), "record"}.
+ *
+ * <p>Once both ports listen, one line goes to stdout, for a test that starts its own server on
+ * free ports: {@code listening forward=127.0.0.1:PORT control=127.0.0.1:PORT records=PATH}.
  */
 public final class Main {
   static final String VERSION;
@@ -61,7 +65,7 @@ public final class Main {
   private static int port(String flag, String v) {
     try {
       int p = Integer.parseInt(v);
-      if (p < 0 || p > 65535) {
+      if (p < -1 || p > 65535) {
         throw new NumberFormatException();
       }
       return p;
@@ -127,6 +131,9 @@ public final class Main {
           usage("unknown flag " + args[i]);
       }
     }
+    if (port < 0) {
+      usage("--port: want 0 to 65535");
+    }
     Behavior behavior;
     try {
       behavior = new Behavior(ack, delay);
@@ -138,11 +145,19 @@ public final class Main {
     RecordLog log = new RecordLog(Path.of(out));
     ForwardServer server = new ForwardServer(new InetSocketAddress(addr, port), behavior, log);
     Control control = null;
-    if (controlPort != 0) {
+    if (controlPort >= 0) {
       control = new Control(new InetSocketAddress(addr, controlPort), server, behavior, log);
       control.start();
     }
     server.serve();
+    System.out.println(
+        "listening forward="
+            + Control.hostPort(server.address())
+            + " control="
+            + (control != null ? Control.hostPort(control.address()) : "none")
+            + " records="
+            + log.path().toAbsolutePath());
+    System.out.flush();
     log(
         "lanner-forward-server "
             + VERSION
