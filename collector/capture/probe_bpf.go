@@ -218,7 +218,7 @@ func (p *Probe) Stats() (Stats, error) {
 			v[i] += le.Uint64(b[off:])
 		}
 	}
-	return Stats{Events: v[counterEvents], DropsBuffer: v[counterDropBuffer], DropsSize: v[counterDropSize], DropsProc: v[counterDropBufferProc]}, nil
+	return Stats{Events: v[counterEvents], DropsBuffer: v[counterDropBuffer], DropsSize: v[counterDropSize], DropsProc: v[counterDropBufferProc], SkippedCompat: v[counterCompat]}, nil
 }
 
 // BootTime is the epoch time of boot in ns: Record.Time + BootTime is an epoch time.

@@ -273,3 +273,37 @@ func TestRecordSamples(t *testing.T) {
 	}
 	t.Logf("recorded %v", kinds)
 }
+
+// TestProbeCountsDrops fills a one-page ring nobody reads: the kernel must count every record it
+// could not deliver, and the drop monitor must report them.
+func TestProbeCountsDrops(t *testing.T) {
+	needRoot(t)
+	p, err := Open(Config{RingBytesPerCPU: 1})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer p.Close()
+	m := NewDropMonitor(0.1, 1, nil)
+	before, _ := p.Stats()
+	m.Observe(time.Now(), before)
+	for range 20 {
+		run(t, "/bin/cat", "/etc/hostname")
+	}
+	st, err := p.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.DropsBuffer == 0 || st.DropsProc == 0 {
+		t.Fatalf("a full ring lost nothing? %+v", st)
+	}
+	if r := m.Observe(time.Now(), st); r.Drops == 0 || !r.Logged {
+		t.Errorf("drop report %+v", r)
+	}
+	// What the ring holds is still intact.
+	n := p.Poll(func(raw []byte) {
+		if _, err := Decode(raw); err != nil {
+			t.Errorf("decode after drops: %v", err)
+		}
+	})
+	t.Logf("kernel counters %+v, %d records kept in a %d-byte ring", st, n, ringSize(1, 1))
+}

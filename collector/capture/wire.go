@@ -65,6 +65,7 @@ const (
 	counterDropBuffer     = 1
 	counterDropSize       = 2
 	counterDropBufferProc = 3
+	counterCompat         = 4
 	numCounters           = 8
 )
 

@@ -55,7 +55,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define C_DROP_BUFFER 1
 #define C_DROP_SIZE 2
 #define C_DROP_BUFFER_PROC 3 /* exec/fork/exit lost: the thread table is now wrong */
+#define C_COMPAT 4 /* 32-bit (ia32) syscalls skipped: their numbers are not x86_64's */
 #define C_MAX 8
+
+#define TS_COMPAT 0x0002
 
 #define SYS_EXECVE 59
 #define SYS_EXECVEAT 322
@@ -356,6 +359,11 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	if (c->skip_ok && ret >= 0)
 		return 0;
+	/* An ia32 syscall's number means something else in the x86_64 table: never misreport it. */
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) {
+		count(C_COMPAT);
+		return 0;
+	}
 	struct settings *st = get_settings();
 	if (is_self(st))
 		return 0;
