@@ -6,6 +6,8 @@
 #   deploy/local/deps.sh go              Go toolchain (>= go1.26)
 #   deploy/local/deps.sh apt PKG...      Debian packages, if not installed
 #   deploy/local/deps.sh backports PKG.. packages from bookworm-backports (adds the suite once)
+#   deploy/local/deps.sh stack           what the local stack (es.sh, forward.sh) needs: a JDK 17,
+#                                        Maven, unzip, curl, acl
 set -euo pipefail
 
 GO_WANT="${GO_WANT:-go1.26.8}"
@@ -96,5 +98,6 @@ case "$cmd" in
   go) ensure_go ;;
   apt) apt_install "$@" ;;
   backports) backports_install "$@" ;;
-  *) echo "usage: $0 go | apt PKG... | backports PKG..." >&2; exit 2 ;;
+  stack) apt_install openjdk-17-jre-headless openjdk-17-jdk-headless maven unzip curl ca-certificates acl ;;
+  *) echo "usage: $0 go | apt PKG... | backports PKG... | stack" >&2; exit 2 ;;
 esac
