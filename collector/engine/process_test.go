@@ -183,10 +183,17 @@ func BenchmarkLoadStable(b *testing.B) {
 	}
 }
 
+// FuzzLoad loads arbitrary rules files: it must never panic, and a load either fails with
+// errors or yields a ruleset. The seeds are the upstream files cut into groups of consecutive
+// items (the whole files are loaded by TestLoadCompatFiles; whole 64 KB seeds would make every
+// new finding take the fuzzer a minute to minimise), lanner's testdata and a few hand-written
+// files.
 func FuzzLoad(f *testing.F) {
 	for _, name := range []string{"falco_rules.yaml", "k8s_audit_rules.yaml"} {
 		if data, err := os.ReadFile(filepath.Join(compatDir(f), name)); err == nil {
-			f.Add(data)
+			for _, chunk := range itemGroups(string(data), 12) {
+				f.Add([]byte(chunk))
+			}
 		}
 	}
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.yaml"))
@@ -196,6 +203,7 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Add([]byte(shells + rule("r", "proc.name in (shells)", "exceptions:\n    - name: e\n      fields: [proc.name]\n      values: [[x]]\n")))
+	f.Add([]byte(macro("m", "proc.name = a") + rule("r", "m", "tags: [a, b]") + "- rule: r\n  condition: and not m\n  override:\n    condition: append\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, res := Load([]File{{Name: "fuzz.yaml", Data: data}}, Options{Registry: registry()})
 		if res.OK() != (rs != nil) {
@@ -210,4 +218,27 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// itemGroups cuts a rules file into pieces of n top-level items each (an item starts at a line
+// beginning with "- ").
+func itemGroups(data string, n int) []string {
+	var out []string
+	var b strings.Builder
+	items := 0
+	for _, line := range strings.SplitAfter(data, "\n") {
+		if strings.HasPrefix(line, "- ") {
+			if items == n {
+				out = append(out, b.String())
+				b.Reset()
+				items = 0
+			}
+			items++
+		}
+		b.WriteString(line)
+	}
+	if b.Len() > 0 {
+		out = append(out, b.String())
+	}
+	return out
 }
