@@ -118,6 +118,35 @@ var benchConds = []struct{ name, cond string }{
 	{"rule_like", "evt.type in (open, openat, openat2) and fd.name startswith /etc/ and not proc.name in (ash, bash, csh, ksh, sh, tcsh, zsh, dash) and not proc.aname in (sshd, login)"},
 }
 
+// realBenchConds use the any-of fields of the real registry (list extractors with a scratch
+// slice, != over every value), each false for realBenchEvent.
+var realBenchConds = []struct{ name, cond string }{
+	{"port_eq", "fd.port = 22"},
+	{"port_ne_all", "fd.port != 443"},
+	{"port_lt", "fd.port < 100"},
+	{"port_in", "fd.port in (22, 2222, 8022)"},
+	{"port_not_in", "not fd.port in (443, 8443)"},
+	{"proto_eq", "fd.proto = 22"},
+	{"ip_ne_all", "fd.ip != 10.96.0.1"},
+	{"net_ne_all", "fd.net != 10.0.0.0/8"},
+	{"ip_in", "fd.ip in (127.0.0.1, 192.168.1.1)"},
+	{"apid_eq", "proc.apid = 12345"},
+	{"apid_gt", "proc.apid > 200"},
+	{"apid_in", "proc.apid in (7, 8, 9, 10, 11, 12)"},
+	{"apid_index_missing", "proc.apid[5] exists"},
+	{"outbound_macro", `fd.ip != "0.0.0.0" and fd.net != "127.0.0.0/8" and not fd.snet in (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)`},
+}
+
+func realBenchEvent() *event.Event { return connEvent("10.1.0.5", 40000, "10.96.0.1", 443) }
+
+func compileReal(tb testing.TB, cond string) Matcher {
+	m, _, err := Compile(mustParse(tb, cond), syscallResolver{reg: fields.NewRegistry()})
+	if err != nil {
+		tb.Fatalf("%s: %v", cond, err)
+	}
+	return m
+}
+
 func compileBench(tb testing.TB, cond string) Matcher {
 	m, _, err := Compile(mustParse(tb, cond), newBenchResolver(tb))
 	if err != nil {
@@ -149,12 +178,48 @@ func TestNoAllocOnNonMatch(t *testing.T) {
 			t.Errorf("%q allocates %.1f times per evaluation", cond, n)
 		}
 	}
+
+	// The real registry's any-of fields, non-matching then matching.
+	re := realBenchEvent()
+	for _, bc := range realBenchConds {
+		m := compileReal(t, bc.cond)
+		if m(re) {
+			t.Errorf("%s: %q matches the connect event; it should not", bc.name, bc.cond)
+		}
+		if n := testing.AllocsPerRun(200, func() { m(re) }); n != 0 {
+			t.Errorf("%s: %q allocates %.1f times per evaluation", bc.name, bc.cond, n)
+		}
+	}
+	for _, cond := range []string{"fd.port = 443", "fd.port != 22", "fd.ip != 127.0.0.1", "fd.net != 127.0.0.0/8", "proc.apid = 1", "proc.apid in (1, 2)"} {
+		m := compileReal(t, cond)
+		if !m(re) {
+			t.Errorf("%q does not match the connect event", cond)
+		}
+		if n := testing.AllocsPerRun(200, func() { m(re) }); n != 0 {
+			t.Errorf("%q allocates %.1f times per evaluation", cond, n)
+		}
+	}
 }
 
 func BenchmarkMatchNonMatching(b *testing.B) {
 	e := benchEvent()
 	for _, bc := range benchConds {
 		m := compileBench(b, bc.cond)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if m(e) {
+					b.Fatal("matched")
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkMatchAnyOfNonMatching(b *testing.B) {
+	e := realBenchEvent()
+	for _, bc := range realBenchConds {
+		m := compileReal(b, bc.cond)
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -272,6 +272,151 @@ var matchCases = []struct {
 	{cond: "t.anyip = 10.0.0.1", v: vals{"t.anyip": []string{"10.0.0.2", "10.0.0.1"}}, want: true},
 	{cond: "t.anyip != 10.0.0.1", v: vals{"t.anyip": []string{"10.0.0.1", "10.0.0.1"}}},
 
+	// Any-of numbers without NotEqualAll (proc.apid without argument: some ancestor's pid).
+	// Every numeric operator holds if it holds for one value, != included.
+	{cond: "t.apid = 1", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid = 5", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid == 200", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid != 1", v: vals{"t.apid": []int{200, 1}}, want: true}, // some ancestor is not 1
+	{cond: "t.apid != 1", v: vals{"t.apid": []int{1}}},
+	{cond: "t.apid != 1", v: vals{"t.apid": []int{1, 1}}},
+	{cond: "t.apid < 2", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid < 1", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid <= 1", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid > 199", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid > 200", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid >= 200", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid >= 201", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid in (1, 300)", v: vals{"t.apid": []int{200, 1}}, want: true}, // some value in the set
+	{cond: "t.apid in (5, 6)", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid in (2, 3, 4, 5, 6, 200)", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid in (2, 3, 4, 5, 6, 7)", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "not t.apid in (5, 6)", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "not t.apid in (1, 6)", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid intersects (200)", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid intersects (7)", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid exists", v: vals{"t.apid": []int{1}}, want: true},
+	{cond: "t.apid exists", v: vals{"t.apid": []int{}}}, // no ancestor: nothing to compare
+	{cond: "t.apid exists", v: vals{}},
+	{cond: "t.apid = 1", v: vals{}},
+	{cond: "t.apid != 1", v: vals{}},
+	{cond: "t.apid != 1", v: vals{"t.apid": []int{}}},
+	{cond: "not t.apid = 1", v: vals{}, want: true},
+	{cond: "not t.apid = 1", v: vals{"t.apid": []int{}}, want: true},
+	{cond: "t.apid = -1", v: vals{"t.apid": []int64{-1}}, want: true},
+	{cond: "t.apid = anyof (7, 200)", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid = allof (1, 200)", v: vals{"t.apid": []int{200, 1}}, want: true},
+	{cond: "t.apid = oneof (1, 200)", v: vals{"t.apid": []int{200, 1}}},
+	{cond: "t.apid[1] = 200", v: vals{"t.apid[1]": 200}, want: true},
+	{cond: "t.apid[1] = 200", v: vals{"t.apid[1]": 1}},
+	{cond: "t.apid = x", err: "x is not a valid number"},
+	{cond: "t.apid in (1, x)", err: "x is not a valid number"},
+	{cond: "t.apid glob 1", err: "operator 'glob' is not supported by field t.apid of type INT64"},
+	{cond: "t.apid contains 1", err: "operator 'contains' is not supported"},
+	{cond: "t.apid pmatch (1)", err: "operator 'pmatch' is not supported"},
+	{cond: "tolower(t.apid) = 1", err: "field t.apid does not support transformers"},
+	{cond: "t.i64 = val(t.apid)", err: "field t.apid cannot be used on the right-hand side"},
+	{cond: "t.apid = val(t.i64)", v: vals{"t.apid": []int{200, 1}, "t.i64": 1}, want: true},
+	{cond: "t.apid != val(t.i64)", v: vals{"t.apid": []int{200, 1}, "t.i64": 1}, want: true},
+	{cond: "t.apid != val(t.i64)", v: vals{"t.apid": []int{1}, "t.i64": 1}},
+	{cond: "t.apid < val(t.i64)", v: vals{"t.apid": []int{200, 1}, "t.i64": 2}, want: true},
+	{cond: "t.apid in val(t.i64)", v: vals{"t.apid": []int{200, 1}, "t.i64": 200}, want: true},
+	{cond: "t.apid = val(t.i64)", v: vals{"t.apid": []int{200, 1}}}, // missing right side
+	{cond: "len(t.anynum) = 2", v: vals{"t.anynum": []int{7, 8}}, want: true},
+	{cond: "len(t.anynum) = 0", v: vals{}},
+	{cond: "t.anynum = 70000", v: vals{"t.anynum": []int{4464}}, want: true}, // UINT16 keeps the low bits
+	{cond: "t.anynum = val(t.u16)", v: vals{"t.anynum": []int{7, 8}, "t.u16": 8}, want: true},
+	{cond: "t.u16 = val(t.anynum)", err: "has incompatible type"}, // an any-of field is not a value
+
+	// Any-of numbers with NotEqualAll (fd.port, fd.proto: either end's port). != holds only when
+	// every value differs; every other operator holds if it holds for one value.
+	{cond: "t.anyport = 443", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport = 80", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport == 40000", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport != 80", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport != 443", v: vals{"t.anyport": []int{40000, 443}}}, // one end is 443
+	{cond: "t.anyport != 40000", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport != 443", v: vals{"t.anyport": []int{443, 443}}},
+	{cond: "not t.anyport != 443", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport < 1024", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport < 443", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport <= 443", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport > 39999", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport > 40000", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport >= 40000", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport >= 40001", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport in (80, 443)", v: vals{"t.anyport": []int{40000, 443}}, want: true}, // either end in the set
+	{cond: "t.anyport in (80, 8080)", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport in (1, 2, 3, 4, 5, 40000)", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport in (1, 2, 3, 4, 5, 6)", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "not t.anyport in (80, 8080)", v: vals{"t.anyport": []int{40000, 443}}, want: true}, // neither end
+	{cond: "not t.anyport in (80, 443)", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport intersects (443)", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport intersects (80)", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport in (http, https)", v: vals{"t.anyport": []int{40000, 443}}, want: true}, // service names
+	{cond: "t.anyport = ssh", v: vals{"t.anyport": []int{22, 50000}}, want: true},
+	{cond: "t.anyport exists", v: vals{"t.anyport": []int{40000, 443}}, want: true},
+	{cond: "t.anyport exists", v: vals{"t.anyport": []int{}}}, // not a socket
+	{cond: "t.anyport exists", v: vals{}},
+	{cond: "t.anyport = 443", v: vals{}},
+	{cond: "t.anyport != 443", v: vals{}}, // missing: false for != too
+	{cond: "t.anyport != 443", v: vals{"t.anyport": []int{}}},
+	{cond: "t.anyport < 65535", v: vals{"t.anyport": []int{}}},
+	{cond: "not t.anyport != 443", v: vals{}, want: true},
+	{cond: "not t.anyport in (443)", v: vals{}, want: true},
+	{cond: "t.anyport != anyof (80, 443)", v: vals{"t.anyport": []int{40000, 443}}, want: true}, // != 80 holds
+	{cond: "t.anyport != allof (80, 443)", v: vals{"t.anyport": []int{40000, 443}}},             // != 443 does not
+	{cond: "t.anyport = val(t.port)", v: vals{"t.anyport": []int{40000, 443}, "t.port": 443}, want: true},
+	{cond: "t.anyport != val(t.port)", v: vals{"t.anyport": []int{40000, 443}, "t.port": 443}},
+	{cond: "t.anyport != val(t.port)", v: vals{"t.anyport": []int{40000, 443}, "t.port": 80}, want: true},
+	{cond: "t.anyport != val(t.port)", v: vals{"t.anyport": []int{40000, 443}}},
+	{cond: "t.anyport = nosuchservice", err: "unrecognized protocol nosuchservice"},
+	{cond: "t.anyport contains 4", err: "operator 'contains' is not supported by field t.anyport of type PORT"},
+	{cond: "t.anyport startswith 4", err: "operator 'startswith' is not supported"},
+	{cond: "t.anyport regex 4", err: "operator 'regex' is not supported"},
+	{cond: "t.port = val(t.anyport)", err: "field t.anyport cannot be used on the right-hand side"},
+	{cond: "len(t.anyport) = 2", err: "field t.anyport does not support transformers"},
+
+	// Any-of addresses and networks with NotEqualAll (fd.ip, fd.net): != means neither end.
+	{cond: "t.anyip != 127.0.0.1", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}, want: true},
+	{cond: "t.anyip != 10.96.0.1", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}},
+	{cond: "t.anyip != 10.1.0.5", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}},
+	{cond: "t.anyip != ::ffff:10.96.0.1", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}}, // mapped form is the same address
+	{cond: "t.anyip != 0.0.0.0", v: vals{"t.anyip": []string{"0.0.0.0", "10.0.0.1"}}},
+	{cond: "t.anyip != 127.0.0.1", v: vals{}},
+	{cond: "t.anyip != 127.0.0.1", v: vals{"t.anyip": []string{}}},
+	{cond: "t.anyip in (127.0.0.1, 10.1.0.5)", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}, want: true},
+	{cond: "not t.anyip in (127.0.0.1, 10.1.0.6)", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}, want: true},
+	{cond: "t.anyip exists", v: vals{"t.anyip": []string{"10.1.0.5"}}, want: true},
+	{cond: "t.anyip != anyof (10.1.0.5, 1.1.1.1)", v: vals{"t.anyip": []string{"10.1.0.5", "10.96.0.1"}}, want: true},
+	{cond: "t.someip != 10.0.0.1", v: vals{"t.someip": []string{"10.0.0.1", "10.0.0.2"}}, want: true}, // no NotEqualAll: some value differs
+	{cond: "t.someip != 10.0.0.1", v: vals{"t.someip": []string{"10.0.0.1"}}},
+	{cond: "t.anynet = 10.0.0.0/8", v: vals{"t.anynet": []string{"10.1.0.5", "8.8.8.8"}}, want: true},
+	{cond: "t.anynet = 10.0.0.0/8", v: vals{"t.anynet": []string{"11.1.0.5", "8.8.8.8"}}},
+	{cond: "t.anynet != 10.0.0.0/8", v: vals{"t.anynet": []string{"10.1.0.5", "8.8.8.8"}}}, // one end is inside
+	{cond: "t.anynet != 127.0.0.0/8", v: vals{"t.anynet": []string{"10.1.0.5", "8.8.8.8"}}, want: true},
+	{cond: "t.anynet != 127.0.0.0/8", v: vals{"t.anynet": []string{"127.0.0.1", "10.0.0.1"}}},
+	{cond: "t.anynet != 127.0.0.0/8", v: vals{"t.anynet": []string{"127.0.0.1", "127.0.0.2"}}},
+	{cond: "t.anynet != 127.0.0.0/8", v: vals{}},
+	{cond: "not t.anynet != 127.0.0.0/8", v: vals{"t.anynet": []string{"127.0.0.1", "10.0.0.1"}}, want: true},
+	{cond: "t.anynet in (192.168.0.0/16, 8.8.0.0/16)", v: vals{"t.anynet": []string{"10.1.0.5", "8.8.8.8"}}, want: true},
+	{cond: "t.anynet intersects (192.168.0.0/16)", v: vals{"t.anynet": []string{"10.1.0.5", "8.8.8.8"}}},
+	{cond: "t.anynet != fd00::/8", v: vals{"t.anynet": []string{"fd00::1", "2001:db8::1"}}},
+	{cond: "t.anynet = 10.0.0.1", err: "CIDR"},
+	{cond: "t.anynet > 10", err: "operator '>' is not supported by field t.anynet of type IPNET"},
+
+	// A numeric list read through Nums: in = every element, intersects = some element.
+	{cond: "t.numlist in (1, 2, 3)", v: vals{"t.numlist": []int{1, 2}}, want: true},
+	{cond: "t.numlist in (1, 2, 3)", v: vals{"t.numlist": []int{1, 4}}},
+	{cond: "t.numlist intersects (4, 2)", v: vals{"t.numlist": []int{1, 2}}, want: true},
+	{cond: "t.numlist intersects (4, 5)", v: vals{"t.numlist": []int{1, 2}}},
+	{cond: "t.numlist exists", v: vals{"t.numlist": []int{1}}, want: true},
+	{cond: "t.numlist in (1)", v: vals{"t.numlist": []int{}}},
+	{cond: "len(t.numlist) = 2", v: vals{"t.numlist": []int{1, 2}}, want: true},
+	{cond: "t.numlist = 1", err: "operator '=' is not supported by field t.numlist of list type UINT64"},
+	{cond: "t.numlist != 1", err: "operator '!=' is not supported"},
+	{cond: "t.numlist < 1", err: "operator '<' is not supported"},
+
 	// Field arguments.
 	{cond: "t.arg[flags] contains O_CREAT", v: vals{"t.arg[flags]": "O_CREAT|O_RDWR"}, want: true},
 	{cond: "t.arg.flags contains O_CREAT", v: vals{"t.arg[flags]": "O_CREAT|O_RDWR"}, want: true}, // dotted key form

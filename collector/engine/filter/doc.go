@@ -21,4 +21,8 @@
 //   - A list-valued field that yields an empty list counts as missing.
 //   - The oneof/anyof/allof modifiers are recognised only when a parenthesised list follows.
 //   - The join, concat and getopt transformers (libs 0.24/0.25) are not implemented.
+//   - On fd.ip, fd.net, fd.port and fd.proto, libsinsp's special comparisons have no branch for
+//     `intersects` and `exists` (they throw at evaluation time or, for fd.net, return false);
+//     here `intersects` means `in` and `exists` means the fd is an IP socket with a known end.
+//     `fd.net in (A, B)` tests only A in libsinsp, every network here.
 package filter
