@@ -72,9 +72,10 @@ lint: deps
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# run: for now replays the bundled example events through the default rules and prints alerts.
+# run: until live capture lands, replays the bundled demonstration events (syscall and Kubernetes
+# audit) through lanner's default rules and prints one Falco JSON alert per line.
 run: build
-	$(BIN) replay -r rules/lanner_rules.yaml examples/events/*.jsonl
+	$(BIN) replay -r rules/lanner_rules.yaml rules/testdata/lanner_events.jsonl
 
 clean:
 	rm -rf bin
