@@ -10,6 +10,7 @@ import (
 	"github.com/lannersec/lanner/collector/engine"
 )
 
+// newRulesExplainCmd builds `lanner rules explain`.
 func newRulesExplainCmd() *cobra.Command {
 	var files []string
 	c := &cobra.Command{

@@ -12,6 +12,7 @@ import (
 	"github.com/lannersec/lanner/collector/fields"
 )
 
+// newRulesListCmd builds `lanner rules list`.
 func newRulesListCmd() *cobra.Command {
 	var files []string
 	var conditions bool

@@ -12,6 +12,7 @@ import (
 	"github.com/lannersec/lanner/collector/fields"
 )
 
+// newRulesValidateCmd builds `lanner rules validate`.
 func newRulesValidateCmd() *cobra.Command {
 	var files []string
 	c := &cobra.Command{
@@ -68,6 +69,7 @@ func readRulesFiles(names []string) ([]engine.File, error) {
 	return out, nil
 }
 
+// printWarnings prints load warnings on w, one per line, with Falco's warning code.
 func printWarnings(w io.Writer, ds []engine.Diag) {
 	for _, d := range ds {
 		fmt.Fprintf(w, "warning: %s (%s)\n", d, d.Code)
@@ -83,6 +85,7 @@ func diagLines(ds []engine.Diag) string {
 	return strings.Join(lines, "\n")
 }
 
+// pluginAlternatives renders a plugin requirement as Falco words it: name (>= version) or ...
 func pluginAlternatives(p engine.PluginRequirement) string {
 	alts := make([]string, len(p.Alternatives))
 	for i, a := range p.Alternatives {

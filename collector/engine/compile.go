@@ -180,6 +180,7 @@ type srcResolver struct {
 	src event.Source
 }
 
+// Resolve implements filter.Resolver for the resolver's source.
 func (r srcResolver) Resolve(name, arg string, hasArg bool) (*fields.Extractor, error) {
 	return r.reg.Resolve(r.src, name, arg, hasArg)
 }

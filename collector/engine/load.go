@@ -174,4 +174,5 @@ type ConditionError struct {
 	Msg       string
 }
 
+// Error renders the error as LINE:COL: message.
 func (e *ConditionError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }

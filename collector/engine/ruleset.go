@@ -32,6 +32,7 @@ func ParseRuleMatching(s string) (RuleMatching, error) {
 	return 0, fmt.Errorf("invalid rule_matching %q: want first or all", s)
 }
 
+// String returns the rule_matching value: "first" or "all".
 func (m RuleMatching) String() string {
 	if m == MatchAll {
 		return "all"
