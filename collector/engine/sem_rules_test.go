@@ -194,10 +194,10 @@ func TestMultipleFiles(t *testing.T) {
 			errs: []string{`a.yaml:1:3: rule "a": Item has no mapping for key 'enabled'`, `b.yaml:1:3: macro "m": Item has no mapping for key 'condition'`}},
 		{name: "error in an appended condition points into the appending file",
 			files: []string{rule("r", "evt.type = execve"), "- rule: r\n  condition: and proc.nosuch = 1\n  override:\n    condition: append\n"},
-			errs: []string{`b.yaml:2:18: rule "r": unknown field "proc.nosuch" for source syscall`}},
+			errs:  []string{`b.yaml:2:18: rule "r": unknown field "proc.nosuch" for source syscall`}},
 		{name: "error in an appended macro points into the appending file ('or' in check position is a macro name)",
 			files: []string{macro("m", "proc.name = a") + rule("r", "m"), "- macro: m\n  condition: or or\n  append: true\n"},
-			errs: []string{`b.yaml:2:17: macro "m": Undefined macro 'or' used in filter.`}},
+			errs:  []string{`b.yaml:2:17: macro "m": Undefined macro 'or' used in filter.`}},
 		{name: "a file stops at its first error", files: []string{"- rule: a\n- rule: b\n"},
 			errs: []string{`a.yaml:1:3: rule "a": Item has no mapping for key 'enabled'`}},
 	})
