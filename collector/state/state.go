@@ -74,6 +74,7 @@ type State struct {
 	cgroupRoot string
 	num        uint64
 	stats      Stats
+	decodeErrs map[capture.ErrKind]uint64
 
 	ev  event.Event
 	sys event.Syscall
