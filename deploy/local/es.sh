@@ -7,7 +7,7 @@
 #   deploy/local/es.sh status   running or not, URL, version, health, memory, logs (exit 3 when down)
 #   deploy/local/es.sh wipe     stop the node and delete its data (start it again afterwards)
 #   deploy/local/es.sh wait     wait until the node answers with health yellow or green
-#   deploy/local/es.sh env      print LANNER_ES_URL=... for `eval` in test scripts
+#   deploy/local/es.sh env      print `export LANNER_ES_URL=...` for `eval` in test scripts
 #
 # The distribution is org.elasticsearch.distribution.integ-test-zip:elasticsearch (zip): the server
 # with only the transport, x-pack-core and x-pack-security modules. It has indices, bulk, composable
@@ -298,6 +298,6 @@ case "$cmd" in
   status) status ;;
   wipe) wipe ;;
   wait) wait_ready "" ;;
-  env) echo "LANNER_ES_URL=$ES_URL" ;;
+  env) echo "export LANNER_ES_URL=$ES_URL" ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
 esac

@@ -149,11 +149,11 @@ case "$cmd" in
   status) status ;;
   wait) wait_ready ;;
   env)
-    echo "LANNER_FORWARD_ADDR=127.0.0.1:$FW_PORT"
-    echo "LANNER_FORWARD_CONTROL_URL=$CONTROL_URL"
-    echo "LANNER_FORWARD_OUT=$FW_OUT"
-    echo "LANNER_FORWARD_JAR=$JAR"
-    echo "LANNER_JAVA=$(find_java17)/bin/java"
+    echo "export LANNER_FORWARD_ADDR=127.0.0.1:$FW_PORT"
+    echo "export LANNER_FORWARD_CONTROL_URL=$CONTROL_URL"
+    printf 'export LANNER_FORWARD_OUT=%q\n' "$FW_OUT"
+    printf 'export LANNER_FORWARD_JAR=%q\n' "$JAR"
+    printf 'export LANNER_JAVA=%q\n' "$(find_java17)/bin/java"
     ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
 esac
