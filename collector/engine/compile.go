@@ -211,6 +211,23 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 		}
 		return nil
 	}
+	skip := func(err error) bool {
+		if ri.skipUnknown && isUnknownFilterErr(err) {
+			diag(Diag{Severity: SevWarning, Code: codeUnknownFilter, File: ri.pos.File, Line: ri.pos.Line, Col: ri.pos.Col,
+				Kind: "rule", Item: ri.name, Msg: "rule skipped (skip-if-unknown-filter): " + err.Error()})
+			return true
+		}
+		return false
+	}
+	// Falco checks the output before it parses the condition (compile_rule_infos).
+	out, err := alert.NewFormatter(ri.output, ri.src, reg)
+	if err != nil {
+		if !skip(err) {
+			diag(Diag{Severity: SevError, Code: codeCompileOutput, File: ri.outputPos.File, Line: ri.outputPos.Line,
+				Col: ri.outputPos.Col, Kind: "rule", Item: ri.name, Msg: err.Error()})
+		}
+		return nil
+	}
 	text = substituteLists(text, lists)
 	parsed, err := filter.Parse(text.s)
 	if err != nil {
@@ -221,23 +238,6 @@ func compileRule(ri *ruleInfo, reg *fields.Registry, lists []*compiledList, ms *
 	if err != nil {
 		if d, ok := macroErrDiag(err, text, ri.pos, "rule", ri.name); ok {
 			diag(d)
-		}
-		return nil
-	}
-	skip := func(err error) bool {
-		if ri.skipUnknown && isUnknownFilterErr(err) {
-			diag(Diag{Severity: SevWarning, Code: codeUnknownFilter, File: ri.pos.File, Line: ri.pos.Line, Col: ri.pos.Col,
-				Kind: "rule", Item: ri.name, Msg: "rule skipped (skip-if-unknown-filter): " + err.Error()})
-			return true
-		}
-		return false
-	}
-	// Falco checks the output before the condition.
-	out, err := alert.NewFormatter(ri.output, ri.src, reg)
-	if err != nil {
-		if !skip(err) {
-			diag(Diag{Severity: SevError, Code: codeCompileOutput, File: ri.outputPos.File, Line: ri.outputPos.Line,
-				Col: ri.outputPos.Col, Kind: "rule", Item: ri.name, Msg: err.Error()})
 		}
 		return nil
 	}
