@@ -58,6 +58,8 @@ type ExecInfo struct {
 	UID, GID, EUID, EGID, LoginUID             uint32
 	Tty                                        uint32
 	Sid, Pgid                                  uint32
+	// Flags are the Exe* bits (Falco's execve flags); FromMemfd repeats ExeFromMemfd.
+	Flags                                      uint32
 	FromMemfd                                  bool
 	CapInheritable, CapPermitted, CapEffective uint64
 	// StartTime and PidnsInitStart are CLOCK_BOOTTIME ns.
@@ -197,7 +199,8 @@ func decodeExec(b []byte) *ExecInfo {
 		Tty:            le.Uint32(b[24:]),
 		Sid:            le.Uint32(b[28:]),
 		Pgid:           le.Uint32(b[32:]),
-		FromMemfd:      flags&execFromMemfd != 0,
+		Flags:          flags,
+		FromMemfd:      flags&ExeFromMemfd != 0,
 		CapInheritable: le.Uint64(b[40:]),
 		CapPermitted:   le.Uint64(b[48:]),
 		CapEffective:   le.Uint64(b[56:]),

@@ -307,3 +307,46 @@ func TestProbeCountsDrops(t *testing.T) {
 	})
 	t.Logf("kernel counters %+v, %d records kept in a %d-byte ring", st, n, ringSize(1, 1))
 }
+
+// TestProbeOverlayLayers execs a binary from an overlayfs lower layer (a container image) and one
+// written through the mount (the upper layer): the exec flags must tell them apart.
+func TestProbeOverlayLayers(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	lower, upper, work, merged := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{lower, upper, work, merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lower, "image-true"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "overlay", "overlay", "-o", "lowerdir="+lower+",upperdir="+upper+",workdir="+work, merged).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount overlayfs: %v: %s", err, out)
+	}
+	defer exec.Command("umount", merged).Run()
+	if err := os.WriteFile(filepath.Join(merged, "dropped-true"), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := startRecorder(t)
+	lowerPid := run(t, filepath.Join(merged, "image-true"))
+	upperPid := run(t, filepath.Join(merged, "dropped-true"))
+	for _, c := range []struct {
+		pid  int
+		flag uint32
+		name string
+	}{{lowerPid, ExeLowerLayer, "lower"}, {upperPid, ExeUpperLayer, "upper"}} {
+		ex := r.find("exec of the "+c.name+" binary", func(rec *Record) bool { return rec.Kind == KindExec && int(rec.Pid) == c.pid })
+		if ex.Exec.Flags&(ExeLowerLayer|ExeUpperLayer) != c.flag {
+			t.Errorf("%s-layer binary: exec flags %#x", c.name, ex.Exec.Flags)
+		}
+		if !strings.HasPrefix(ex.Exec.ExePath, merged+"/") {
+			t.Errorf("%s-layer exe path %q, want under %s", c.name, ex.Exec.ExePath, merged)
+		}
+	}
+}

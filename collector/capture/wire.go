@@ -54,9 +54,12 @@ const (
 	tagCwd      = 9
 )
 
-// Exec flags.
+// Exec flags, with Falco's bit values (evt.arg.flags of execve).
 const (
-	execFromMemfd = 1
+	ExeWritable   = 1
+	ExeUpperLayer = 2
+	ExeFromMemfd  = 4
+	ExeLowerLayer = 8
 )
 
 // Kernel counters (indexes of the per-CPU counters map).

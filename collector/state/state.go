@@ -378,6 +378,8 @@ func (s *State) exec(rec *capture.Record, now int64) *event.Event {
 	}
 	t.PidnsInitStart = s.cfg.BootTime + int64(ei.PidnsInitStart)
 	t.ExeFromMemfd = ei.FromMemfd
+	t.ExeUpperLayer = ei.Flags&capture.ExeUpperLayer != 0
+	t.ExeWritable = ei.Flags&capture.ExeWritable != 0
 	t.ExeInoCtime, t.ExeInoMtime = ei.ExeCtime, ei.ExeMtime
 	if t.Cwd == "" {
 		if cwd, err := os.Readlink(filepath.Join(s.cfg.ProcRoot, strconv.FormatInt(t.Pid, 10), "cwd")); err == nil {
@@ -396,11 +398,8 @@ func (s *State) exec(rec *capture.Record, now int64) *event.Event {
 	}
 
 	ev := s.newEvent(rec.Nr, now, th, 0)
-	flags := "0"
-	var rawFlags int64
-	if ei.FromMemfd {
-		flags, rawFlags = "EXE_FROM_MEMFD", 1
-	}
+	flags := flagsText(uint64(ei.Flags), exeFlags)
+	rawFlags := int64(ei.Flags)
 	s.sys.Params = append(s.sys.Params,
 		num("res", 0, "0"),
 		event.Param{Name: "exe", Value: t.Exe},

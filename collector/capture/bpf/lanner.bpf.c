@@ -47,8 +47,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define PATH_DEPTH 32  /* path components walked; deeper paths are cut at the top */
 #define NAME_MAX_ 256
 
-/* exec flags (exec_info.flags) */
-#define EXE_FROM_MEMFD 1
+/* exec flags (exec_info.flags), Falco's bit values */
+#define EXE_WRITABLE 1
+#define EXE_UPPER_LAYER 2
+#define EXE_FROM_MEMFD 4
+#define EXE_LOWER_LAYER 8
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define CAP_DAC_OVERRIDE 1
 
 /* counters (per-CPU array index) */
 #define C_EVENTS 0
@@ -530,6 +536,31 @@ static __always_inline __u64 inode_mtime(struct inode *in)
 	return 0;
 }
 
+/* exe_layer_flags tells, for an executable on overlayfs (a container image), whether the file is
+ * in the upper (written since the container started) or a lower (image) layer. */
+static __always_inline __u32 exe_layer_flags(struct inode *in)
+{
+	if (BPF_CORE_READ(in, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	struct ovl_inode *oi = (void *)in - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	if (BPF_CORE_READ(oi, __upperdentry))
+		return EXE_UPPER_LAYER;
+	return EXE_LOWER_LAYER;
+}
+
+/* exe_writable approximates "the process's user may write its executable": owner, group or
+ * other write bit for its credentials, or CAP_DAC_OVERRIDE. */
+static __always_inline __u32 exe_writable(struct inode *in, struct exec_info *ei)
+{
+	umode_t mode = BPF_CORE_READ(in, i_mode);
+	__u32 uid = BPF_CORE_READ(in, i_uid.val);
+	__u32 gid = BPF_CORE_READ(in, i_gid.val);
+	if ((uid == ei->euid && (mode & 0200)) || (gid == ei->egid && (mode & 0020)) || (mode & 0002) ||
+	    (ei->cap_effective & (1ULL << CAP_DAC_OVERRIDE)))
+		return EXE_WRITABLE;
+	return 0;
+}
+
 static __always_inline __u32 tty_dev(struct task_struct *p)
 {
 	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
@@ -610,6 +641,9 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		    pfx[5] == ':')
 			ei = (struct exec_info *)&buf[sizeof(struct hdr)], ei->flags |= EXE_FROM_MEMFD;
 	}
+
+	ei = (struct exec_info *)&buf[sizeof(struct hdr)];
+	ei->flags |= exe_layer_flags(in) | exe_writable(in, ei);
 
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	unsigned long as = BPF_CORE_READ(mm, arg_start);
