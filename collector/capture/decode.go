@@ -54,10 +54,10 @@ type Tuple struct {
 
 // ExecInfo is what sched_process_exec reports about the new program.
 type ExecInfo struct {
-	PPid                                       uint32
-	UID, GID, EUID, EGID, LoginUID             uint32
-	Tty                                        uint32
-	Sid, Pgid                                  uint32
+	PPid                           uint32
+	UID, GID, EUID, EGID, LoginUID uint32
+	Tty                            uint32
+	Sid, Pgid                      uint32
 	// Flags are the Exe* bits (Falco's execve flags); FromMemfd repeats ExeFromMemfd.
 	Flags                                      uint32
 	FromMemfd                                  bool
