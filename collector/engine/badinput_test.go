@@ -38,7 +38,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown event type", rule("r", "evt.type = nosuchcall"),
 			`a.yaml:4:16: rule "r": unknown event type nosuchcall`},
 		{"invalid priority", "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: urgent\n",
-			`a.yaml:5:13: rule "r": Invalid priority`},
+			`a.yaml:5:13: rule "r": Invalid priority "urgent": use one of emergency, alert, critical, error, warning, notice, informational (info), debug`},
 		{"duplicate key in a rule", "- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: info\n  condition: evt.type = close\n",
 			`a.yaml:6:3: rule "r": duplicate key 'condition' (first defined at line 3)`},
 		{"duplicate key in an exception", rule("r", "evt.type = open", "exceptions:\n    - name: e\n      name: f\n      fields: proc.name\n"),

@@ -670,7 +670,8 @@ func (r *reader) priority(it *yaml.Node, name string) (alert.Priority, error) {
 	}
 	p, perr := alert.ParsePriority(s)
 	if perr != nil {
-		return 0, r.errAt(codeYAMLValidate, v, "rule", name, "Invalid priority")
+		// Falco says only "Invalid priority"; we keep its words first and add the accepted names.
+		return 0, r.errAt(codeYAMLValidate, v, "rule", name, fmt.Sprintf("Invalid priority %q: use one of emergency, alert, critical, error, warning, notice, informational (info), debug", s))
 	}
 	return p, nil
 }

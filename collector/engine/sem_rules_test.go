@@ -116,7 +116,7 @@ func TestRuleFields(t *testing.T) {
 		{name: "priority info alias", files: []string{"- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: INFO\n"}, check: []rc{{rule: "r", prio: "Informational"}}},
 		{name: "priority debug", files: []string{"- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: Debug\n"}, check: []rc{{rule: "r", prio: "Debug"}}},
 		{name: "priority invalid", files: []string{"- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: severe\n"},
-			errs: []string{`a.yaml:5:13: rule "r": Invalid priority`}},
+			errs: []string{`a.yaml:5:13: rule "r": Invalid priority "severe": use one of emergency, alert, critical, error, warning, notice, informational (info), debug`}},
 		{name: "tags deduplicated and sorted", files: []string{rule("r", "evt.type = execve", "tags: [b, a, b, c]")}, check: []rc{{rule: "r", tags: "a,b,c"}}},
 		{name: "tags not a sequence", files: []string{rule("r", "evt.type = execve", "tags: a")},
 			errs: []string{`a.yaml:7:9: rule "r": Value is not a sequence`}},
