@@ -33,6 +33,39 @@ type Alert struct {
 	Hostname     string
 	// K8s is the Kubernetes context of the event, when an enricher found one.
 	K8s *K8sMeta
+	// K8sLookup says whether an enricher looked the event's container up and what it found, so
+	// that an alert from a container the pod cache does not know still ships, marked as such
+	// (K8s is nil then). The zero value means no lookup was made (host events, audit events,
+	// replay without a cache).
+	K8sLookup K8sLookup
+}
+
+// K8sLookup is the outcome of an enricher's lookup of an alert's container.
+type K8sLookup uint8
+
+// Lookup outcomes. Shippers write String() (e.g. ECS labels.lanner_k8s_lookup).
+const (
+	K8sNotLooked K8sLookup = iota
+	// K8sFound: the container belongs to a live pod of the cache.
+	K8sFound
+	// K8sFoundDeleted: the container belonged to a pod deleted (or a container replaced) within
+	// the cache's grace period; the metadata is the pod's last known state.
+	K8sFoundDeleted
+	// K8sUnknownContainer: the cache has no pod for the container id (not a Kubernetes
+	// container, a pod of another node, or an event that came before the pod's status).
+	K8sUnknownContainer
+	// K8sCacheNotSynced: the cache had not finished its initial list, so the miss says nothing.
+	K8sCacheNotSynced
+)
+
+var k8sLookupNames = [...]string{"", "found", "found_deleted_pod", "unknown_container", "cache_not_synced"}
+
+// String returns the outcome's name ("" for K8sNotLooked).
+func (l K8sLookup) String() string {
+	if int(l) < len(k8sLookupNames) {
+		return k8sLookupNames[l]
+	}
+	return fmt.Sprintf("k8s_lookup(%d)", uint8(l))
 }
 
 // K8sMeta is the Kubernetes context an enricher attaches to an alert: where the workload runs
@@ -50,6 +83,19 @@ type K8sMeta struct {
 	OwnerKind, OwnerName string
 	Labels               map[string]string
 	Annotations          map[string]string
+
+	// Fields below were added with the enrich package; all are optional.
+
+	PodIP string
+	// ContainerID is the full id (64 hex) of the container the event came from.
+	ContainerID string
+	// Image is the container's image as the runtime reports it in the pod status (the spec's
+	// image while the status has none); ImageID is the resolved reference (repo@sha256:...).
+	Image, ImageID string
+	// Each owner of the chain, as far as it could be resolved (Deployment through ReplicaSet,
+	// CronJob through Job).
+	ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob string
+	NamespaceLabels                                              map[string]string
 }
 
 // Builder turns a matched rule and its event into an Alert: it adds Falco's "%evt.time:
