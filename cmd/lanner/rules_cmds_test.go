@@ -84,7 +84,7 @@ func TestRulesValidateErrors(t *testing.T) {
 	if code != 2 || out != "" {
 		t.Fatalf("exit %d, stdout %q", code, out)
 	}
-	want := p + `:10:13: rule "s": Invalid priority`
+	want := p + `:10:13: rule "s": Invalid priority "urgent": use one of emergency, alert, critical, error, warning, notice, informational (info), debug`
 	if strings.TrimSpace(errOut) != want {
 		t.Errorf("stderr %q, want %q", errOut, want)
 	}
