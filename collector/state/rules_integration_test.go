@@ -46,6 +46,11 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load eBPF")
 	}
+	for _, tool := range []string{"python3", "script", "mount", "find", "ln"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("the live rule cases need %s: %v", tool, err)
+		}
+	}
 	rs, res := engine.Load([]engine.File{{Name: "falco_rules.yaml", Data: stableRules(t)}}, engine.Options{})
 	if rs == nil {
 		t.Fatalf("load rules: %v", res.Errors)
@@ -179,6 +184,23 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 			// lands in the upper layer
 			inContainer("mkdir -p lo up wk mnt && cp /bin/true lo/ && mount -t overlay overlay -o lowerdir=lo,upperdir=up,workdir=wk mnt && " +
 				"cp /bin/true mnt/dropped-true && ./mnt/true && ./mnt/dropped-true; umount mnt")
+		}},
+		{"Directory traversal monitored file read", "python3", func() {
+			py(`open("../../../../../../../../etc/passwd").read()`)
+		}},
+		{"Remove Bulk Data from Disk", "shred", func() { sh("cp /bin/true ./shred && ./shred x") }},
+		{"Run shell untrusted", "sh", func() {
+			// a web server that spawns a shell
+			sh(`cp /bin/bash ./nginx && ./nginx -c "/bin/sh -c true; true"`)
+		}},
+		{"Terminal shell in container", "sh", func() {
+			// an interactive shell (a pty from script) whose parent is the container runtime
+			sh(`cp /bin/bash ./runc && script -qec "./runc -c 'echo \$\$ > ` + cg + `/cgroup.procs && /bin/sh -c true; true'" /dev/null`)
+		}},
+		{"Detect release_agent File Container Escapes", "touch", func() { inContainer("touch ./release_agent") }},
+		{"Read sensitive file trusted after startup", "nginx", func() {
+			// a server that has run for more than 5 s reads a sensitive file
+			sh(`mkdir -p srv && cp /bin/bash srv/nginx && srv/nginx -c "sleep 5.2; exec 3</etc/shadow; true"`)
 		}},
 		{"Clear Log Activities", "python3", func() {
 			py(`open("/var/log/lanner-test.log","w").close()`)
