@@ -435,7 +435,9 @@ var _ io.Closer = (*Spool)(nil)
 
 // DroppedCounter and CorruptCounter expose the counters for tests of this package and its
 // users (testutil.ToFloat64).
-func (s *Spool) DroppedCounter() prometheus.Counter { return s.m.dropped.WithLabelValues(reasonOverflow) }
+func (s *Spool) DroppedCounter() prometheus.Counter {
+	return s.m.dropped.WithLabelValues(reasonOverflow)
+}
 
 // CorruptCounter returns lanner_spool_corrupt_records_total of this spool.
 func (s *Spool) CorruptCounter() prometheus.Counter { return s.m.corrupt }

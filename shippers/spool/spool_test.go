@@ -350,7 +350,7 @@ func crashChild(dir string) {
 			var v struct{ N int }
 			json.Unmarshal(es[len(es)-1].Data, &v)
 			fmt.Printf("acked %d\n", v.N)
-			time.Sleep(time.Millisecond) // let the backlog grow so the kill finds records held
+			time.Sleep(5 * time.Millisecond) // let the backlog grow so the kill finds records held
 		}
 	}()
 	for i := 0; ; i += 3 {

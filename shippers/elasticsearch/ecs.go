@@ -1,0 +1,423 @@
+package elasticsearch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/collector/event"
+	"github.com/lannersec/lanner/shippers"
+)
+
+// ecsVersion is the ECS release the documents and template follow.
+const ecsVersion = "8.11.0"
+
+// severity maps a Falco priority to event.severity as Elastic's Falco integration does:
+// emergency 7 down to debug 0.
+func severity(p alert.Priority) int { return int(alert.Debug - p) }
+
+// obj is a JSON object under construction; set creates the intermediate objects of a dotted path.
+type obj map[string]any
+
+func (o obj) set(path string, v any) {
+	cur := o
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			cur[path] = v
+			return
+		}
+		k := path[:i]
+		next, ok := cur[k].(obj)
+		if !ok {
+			next = obj{}
+			cur[k] = next
+		}
+		cur, path = next, path[i+1:]
+	}
+}
+
+// present reports whether an output field holds a value (Falco writes <NA> or null for missing).
+func present(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case string:
+		return v != "" && v != "<NA>"
+	}
+	return true
+}
+
+// copyField sets path from output field key when it has a value.
+func copyField(d obj, f map[string]any, key, path string) {
+	if v, ok := f[key]; ok && present(v) {
+		d.set(path, v)
+	}
+}
+
+// copyInt sets a long field: numbers as they are, numeric strings converted. Anything else is
+// copied unchanged, so Elasticsearch's mapping -- not a silent drop here -- reports it (the
+// document is then dead-lettered with the reason).
+func copyInt(d obj, f map[string]any, key, path string) {
+	v, ok := f[key]
+	if !ok || !present(v) {
+		return
+	}
+	if s, isStr := v.(string); isStr {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			v = n
+		}
+	}
+	d.set(path, v)
+}
+
+// copyIP sets an ip field only when the value parses as an address: fd.rip of a unix socket
+// is not one, and that is not an error of the alert.
+func copyIP(d obj, f map[string]any, key, path string) {
+	s, ok := f[key].(string)
+	if !ok {
+		return
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		d.set(path, a.String())
+	}
+}
+
+func str(f map[string]any, key string) string {
+	s, _ := f[key].(string)
+	if s == "<NA>" {
+		return ""
+	}
+	return s
+}
+
+var (
+	techniqueRe = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
+)
+
+// threat maps Falco's MITRE tags ("mitre_privilege_escalation", "T1611", "T1059.004") to ECS
+// threat.* fields.
+func threat(d obj, tags []string) {
+	var tactics, techniques, subtechniques []string
+	for _, t := range tags {
+		switch {
+		case strings.HasPrefix(t, "mitre_"):
+			words := strings.Split(strings.TrimPrefix(t, "mitre_"), "_")
+			for i, w := range words {
+				if w != "and" && w != "" {
+					words[i] = strings.ToUpper(w[:1]) + w[1:]
+				}
+			}
+			tactics = append(tactics, strings.Join(words, " "))
+		case techniqueRe.MatchString(t):
+			if base, _, sub := strings.Cut(t, "."); sub {
+				subtechniques = append(subtechniques, t)
+				techniques = append(techniques, base)
+			} else {
+				techniques = append(techniques, t)
+			}
+		}
+	}
+	if len(tactics) == 0 && len(techniques) == 0 {
+		return
+	}
+	d.set("threat.framework", "MITRE ATT&CK")
+	if len(tactics) > 0 {
+		d.set("threat.tactic.name", tactics)
+	}
+	if len(techniques) > 0 {
+		d.set("threat.technique.id", dedupe(techniques))
+	}
+	if len(subtechniques) > 0 {
+		d.set("threat.technique.subtechnique.id", subtechniques)
+	}
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	seen := map[string]bool{}
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// syscallCategory gives event.category and event.type for a syscall name, after the table of
+// Elastic's Falco integration (simplified to the families lanner captures).
+func syscallCategory(evtType string, f map[string]any) (category, typ string) {
+	switch evtType {
+	case "execve", "execveat":
+		return "process", "start"
+	case "clone", "clone3", "fork", "vfork":
+		return "process", "creation"
+	case "exit", "exit_group", "kill", "tkill", "tgkill":
+		return "process", "end"
+	case "setuid", "setgid", "setresuid", "setresgid", "capset", "prctl", "ptrace":
+		return "process", "change"
+	case "open", "openat", "openat2", "creat":
+		if strings.Contains(str(f, "evt.arg.flags"), "O_CREAT") {
+			return "file", "creation"
+		}
+		return "file", "access"
+	case "unlink", "unlinkat", "rmdir":
+		return "file", "deletion"
+	case "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat":
+		return "file", "creation"
+	case "rename", "renameat", "renameat2", "chmod", "fchmod", "fchmodat", "chown", "fchown", "fchownat", "truncate", "ftruncate", "write", "pwrite64":
+		return "file", "change"
+	case "connect", "accept", "accept4", "listen", "bind", "socket", "sendto", "recvfrom":
+		return "network", "connection"
+	}
+	if strings.HasPrefix(str(f, "fd.type"), "ipv") {
+		return "network", "info"
+	}
+	return "process", "info"
+}
+
+// ruleID is a stable id of a rule name (rule.id): the same rule has the same id on every host.
+func ruleID(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(sum[:8])
+}
+
+// dedot replaces dots in label keys, as Beats does for kubernetes.labels.*, so that
+// app.kubernetes.io/name does not become an object path.
+func dedot(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ReplaceAll(k, ".", "_")] = v
+	}
+	return out
+}
+
+// Document returns the ECS document of r, as JSON.
+func Document(r *shippers.Record) ([]byte, error) {
+	return json.Marshal(document(r))
+}
+
+func document(r *shippers.Record) obj {
+	a := r.Alert
+	f := a.OutputFields
+	d := obj{}
+	d.set("@timestamp", a.Time.UTC().Format(time.RFC3339Nano))
+	d.set("ecs.version", ecsVersion)
+	d.set("message", a.Output)
+	d.set("event.kind", "alert")
+	d.set("event.id", r.ID)
+	d.set("event.severity", severity(a.Priority))
+	d.set("event.provider", a.Source.String())
+	d.set("event.module", "lanner")
+	d.set("event.dataset", "lanner.alerts")
+	d.set("event.start", a.Time.UTC().Format(time.RFC3339Nano))
+
+	d.set("rule.name", a.Rule)
+	d.set("rule.id", ruleID(a.Rule))
+	if r.RuleDescription != "" {
+		d.set("rule.description", r.RuleDescription)
+	}
+	if r.Ruleset != "" {
+		d.set("rule.ruleset", r.Ruleset)
+	}
+	if len(a.Tags) > 0 {
+		d.set("tags", a.Tags)
+	}
+	threat(d, a.Tags)
+
+	d.set("host.name", a.Hostname)
+	d.set("host.hostname", a.Hostname)
+	d.set("observer.hostname", a.Hostname)
+	d.set("observer.product", "lanner")
+	d.set("observer.vendor", "lanner")
+	d.set("observer.type", "runtime-security")
+
+	switch a.Source {
+	case event.SourceK8sAudit:
+		d.set("event.category", []string{"configuration"})
+		verb := str(f, "ka.verb")
+		typ := "info"
+		switch verb {
+		case "create":
+			typ = "creation"
+		case "update", "patch":
+			typ = "change"
+		case "delete", "deletecollection":
+			typ = "deletion"
+		case "get", "list", "watch":
+			typ = "access"
+		}
+		d.set("event.type", []string{typ})
+		if verb != "" {
+			d.set("event.action", verb)
+		}
+		copyField(d, f, "ka.user.name", "user.name")
+		copyField(d, f, "ka.target.namespace", "orchestrator.namespace")
+		copyField(d, f, "ka.uri", "url.original")
+	default:
+		et := str(f, "evt.type")
+		cat, typ := syscallCategory(et, f)
+		if c := str(f, "evt.category"); c == "net" {
+			cat = "network"
+		}
+		d.set("event.category", []string{cat})
+		d.set("event.type", []string{typ})
+		if et != "" {
+			d.set("event.action", et)
+		}
+	}
+
+	// process.* (Elastic's Falco integration mapping).
+	copyField(d, f, "proc.name", "process.name")
+	copyField(d, f, "proc.exepath", "process.executable")
+	if !present(f["proc.exepath"]) {
+		copyField(d, f, "proc.exe", "process.executable")
+	}
+	copyField(d, f, "proc.cmdline", "process.command_line")
+	copyInt(d, f, "proc.pid", "process.pid")
+	copyField(d, f, "proc.cwd", "process.working_directory")
+	if args := str(f, "proc.args"); args != "" || present(f["proc.exepath"]) {
+		var list []string
+		if exe := str(f, "proc.exepath"); exe != "" {
+			list = append(list, exe)
+		}
+		list = append(list, strings.Fields(args)...)
+		if len(list) > 0 {
+			d.set("process.args", list)
+			d.set("process.args_count", len(list))
+		}
+	}
+	copyField(d, f, "proc.pname", "process.parent.name")
+	copyField(d, f, "proc.pexepath", "process.parent.executable")
+	copyField(d, f, "proc.pcmdline", "process.parent.command_line")
+	copyInt(d, f, "proc.ppid", "process.parent.pid")
+	if v, ok := f["user.uid"]; ok && present(v) {
+		id := strings.Trim(strings.TrimSpace(jsonScalar(v)), `"`)
+		d.set("user.id", id)
+		d.set("process.user.id", id)
+	}
+	if n := str(f, "user.name"); n != "" {
+		d.set("user.name", n)
+		d.set("process.user.name", n)
+	}
+	copyField(d, f, "user.loginname", "process.session_leader.user.name")
+	if v, ok := f["group.gid"]; ok && present(v) {
+		d.set("process.group.id", strings.Trim(jsonScalar(v), `"`))
+	}
+	copyField(d, f, "group.name", "process.group.name")
+
+	// file.*: fd.name is a path only for files and directories.
+	switch ft := str(f, "fd.type"); {
+	case ft == "file" || ft == "directory" || (ft == "" && strings.HasPrefix(str(f, "fd.name"), "/")):
+		copyField(d, f, "fd.name", "file.path")
+		copyField(d, f, "fd.filename", "file.name")
+		copyField(d, f, "fd.directory", "file.directory")
+	}
+	copyField(d, f, "fs.path.name", "file.path")
+
+	// Network endpoints: local/remote as source/destination, client/server as Falco sees them.
+	copyIP(d, f, "fd.lip", "source.ip")
+	copyInt(d, f, "fd.lport", "source.port")
+	copyIP(d, f, "fd.rip", "destination.ip")
+	copyInt(d, f, "fd.rport", "destination.port")
+	copyIP(d, f, "fd.cip", "client.ip")
+	copyInt(d, f, "fd.cport", "client.port")
+	copyIP(d, f, "fd.sip", "server.ip")
+	copyInt(d, f, "fd.sport", "server.port")
+	if p := str(f, "fd.l4proto"); p != "" {
+		d.set("network.transport", p)
+	}
+
+	// container.*
+	copyField(d, f, "container.id", "container.id")
+	copyField(d, f, "container.name", "container.name")
+	if img := str(f, "container.image.repository"); img != "" {
+		d.set("container.image.name", img)
+	} else {
+		copyField(d, f, "container.image", "container.image.name")
+	}
+	if tag := str(f, "container.image.tag"); tag != "" {
+		d.set("container.image.tag", []string{tag})
+	}
+	copyField(d, f, "container.type", "container.runtime")
+	if p, ok := f["container.privileged"].(bool); ok {
+		d.set("container.security_context.privileged", p)
+	}
+
+	// orchestrator.* from the alert's fields, then kubernetes.* and orchestrator.* from the
+	// enricher (which wins: it read the API server, the fields only the container's labels).
+	if ns := str(f, "k8s.ns.name"); ns != "" {
+		d.set("orchestrator.type", "kubernetes")
+		d.set("orchestrator.namespace", ns)
+	}
+	if pod := str(f, "k8s.pod.name"); pod != "" {
+		d.set("orchestrator.type", "kubernetes")
+		d.set("orchestrator.resource.type", "pod")
+		d.set("orchestrator.resource.name", pod)
+	}
+	if k := a.K8s; k != nil {
+		d.set("orchestrator.type", "kubernetes")
+		set := func(path, v string) {
+			if v != "" {
+				d.set(path, v)
+			}
+		}
+		set("orchestrator.namespace", k.Namespace)
+		set("kubernetes.namespace", k.Namespace)
+		if k.PodName != "" {
+			d.set("orchestrator.resource.type", "pod")
+		}
+		set("orchestrator.resource.name", k.PodName)
+		set("orchestrator.resource.id", k.PodUID)
+		set("kubernetes.pod.name", k.PodName)
+		set("kubernetes.pod.uid", k.PodUID)
+		set("kubernetes.node.name", k.NodeName)
+		set("kubernetes.container.name", k.ContainerName)
+		if k.OwnerKind != "" && k.OwnerName != "" {
+			set("kubernetes."+strings.ToLower(k.OwnerKind)+".name", k.OwnerName)
+			d.set("orchestrator.resource.parent.type", strings.ToLower(k.OwnerKind))
+		}
+		if l := dedot(k.Labels); l != nil {
+			d.set("kubernetes.labels", l)
+		}
+		if an := dedot(k.Annotations); an != nil {
+			d.set("kubernetes.annotations", an)
+		}
+	}
+
+	// The original alert, so nothing is lost: output_fields keeps Falco's dotted keys in a
+	// flattened field (one mapping, whatever fields a rule prints).
+	falco := obj{
+		"rule": a.Rule, "priority": a.Priority.String(), "source": a.Source.String(),
+		"hostname": a.Hostname, "output": a.Output, "time": string(alert.AppendTime(nil, a.Time)),
+	}
+	if len(a.Tags) > 0 {
+		falco["tags"] = a.Tags
+	}
+	if len(f) > 0 {
+		of := make(map[string]any, len(f))
+		for k, v := range f {
+			if v != nil {
+				of[k] = v
+			}
+		}
+		falco["output_fields"] = of
+	}
+	d["falco"] = falco
+	return d
+}
+
+func jsonScalar(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

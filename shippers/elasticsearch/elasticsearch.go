@@ -1,0 +1,377 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lannersec/lanner/shippers"
+)
+
+// Shipper sends batches of alerts to Elasticsearch. It implements shippers.Shipper.
+type Shipper struct {
+	cfg     Config
+	client  *es.Client
+	logger  *slog.Logger
+	m       *metrics
+	setupMu sync.Mutex
+	setup   bool // template installed (or not wanted)
+}
+
+// New validates cfg (after defaults) and builds the client. It does not contact the cluster:
+// the template is installed on the first Send (when cfg.Setup), so a node that is down at start
+// delays delivery instead of failing lanner's start. reg may be nil; logger may be nil.
+// Pass reg wrapped with the output label, prometheus.WrapRegistererWith(prometheus.Labels{"output":
+// name}, reg), so the bulk-request metrics of several Elasticsearch outputs stay apart.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ec := es.Config{
+		Addresses:           cfg.Addresses,
+		Username:            cfg.Username,
+		Password:            cfg.Password.Reveal(),
+		APIKey:              cfg.APIKey.Reveal(),
+		ServiceToken:        cfg.BearerToken.Reveal(), // sent as "Authorization: Bearer <token>"
+		CompressRequestBody: *cfg.Compress,
+		// Retries live in the output's worker (one loop, counted and backed off): the client
+		// must not retry on its own.
+		DisableRetry: true,
+	}
+	if cfg.TLS.CAFile != "" {
+		ca, err := os.ReadFile(cfg.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch output: tls.ca_file: %w", err)
+		}
+		ec.CACert = ca
+	}
+	if cfg.TLS.Fingerprint != "" {
+		ec.CertificateFingerprint = strings.ToUpper(strings.ReplaceAll(cfg.TLS.Fingerprint, ":", ""))
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Concurrency * 2
+	tr.ResponseHeaderTimeout = cfg.Timeout
+	if cfg.TLS.InsecureSkipVerify {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for explicitly
+	}
+	if ec.CACert == nil && ec.CertificateFingerprint == "" {
+		ec.Transport = tr
+	}
+	client, err := es.NewClient(ec)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch output: client: %w", err)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("elasticsearch output configured", "addresses", cfg.Addresses, "mode", cfg.Mode,
+		"target", cfg.indexFor(time.Now()), "username", cfg.Username, "password", cfg.Password,
+		"api_key", cfg.APIKey, "bearer_token", cfg.BearerToken)
+	return &Shipper{cfg: cfg, client: client, logger: logger, m: m, setup: !*cfg.Setup}, nil
+}
+
+// Config returns the configuration in force (with defaults).
+func (s *Shipper) Config() Config { return s.cfg }
+
+// Close releases idle connections.
+func (s *Shipper) Close() error {
+	s.m.unregister()
+	if c, ok := s.client.Transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	return nil
+}
+
+// ensureSetup installs the template once, before the first documents (so a new data stream
+// gets lanner's mappings rather than dynamic ones).
+func (s *Shipper) ensureSetup(ctx context.Context) error {
+	s.setupMu.Lock()
+	defer s.setupMu.Unlock()
+	if s.setup {
+		return nil
+	}
+	if _, err := s.Setup(ctx); err != nil {
+		return &shippers.RecoverableError{Err: err}
+	}
+	s.setup = true
+	return nil
+}
+
+// item is one document ready to send: its place in the batch and its two bulk lines.
+type item struct {
+	idx   int
+	lines []byte
+}
+
+// outcome collects per-item results of one Send.
+type outcome struct {
+	mu         sync.Mutex
+	pe         shippers.PartialError
+	failure    error // last whole-request failure, for the message
+	recover    bool  // every whole-request failure was transient
+	retryAfter time.Duration
+}
+
+func (o *outcome) add(f func(*shippers.PartialError)) {
+	o.mu.Lock()
+	f(&o.pe)
+	o.mu.Unlock()
+}
+
+// Send implements shippers.Shipper.
+func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.ensureSetup(ctx); err != nil {
+		return err
+	}
+	out := &outcome{recover: true}
+	items := make([]item, 0, len(batch))
+	for i, r := range batch {
+		doc, err := Document(r)
+		if err != nil {
+			out.pe.Rejected = append(out.pe.Rejected, i)
+			out.pe.RejectErrs = append(out.pe.RejectErrs, fmt.Errorf("encode ECS document: %w", err))
+			continue
+		}
+		var b []byte
+		b = append(b, `{"create":{"_index":`...)
+		b = strconv.AppendQuote(b, s.cfg.indexFor(r.Alert.Time))
+		b = append(b, `,"_id":`...)
+		b = strconv.AppendQuote(b, r.ID)
+		b = append(b, "}}\n"...)
+		b = append(b, doc...)
+		b = append(b, '\n')
+		items = append(items, item{idx: i, lines: b})
+	}
+	// Chunks of at most flush_bytes, sent with at most `concurrency` in flight.
+	var chunks [][]item
+	var cur []item
+	size := 0
+	for _, it := range items {
+		if len(cur) > 0 && size+len(it.lines) > s.cfg.FlushBytes {
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, it)
+		size += len(it.lines)
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	sem := make(chan struct{}, s.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, ch := range chunks {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.sendChunk(ctx, ch, out)
+		})
+	}
+	wg.Wait()
+
+	pe := &out.pe
+	pe.RetryAfter = out.retryAfter
+	if len(pe.Accepted) == len(batch) {
+		return nil
+	}
+	if len(pe.Accepted)+len(pe.Duplicates)+len(pe.Rejected) == 0 && out.failure != nil {
+		// Nothing settled: report the request failure itself.
+		if out.recover {
+			return &shippers.RecoverableError{Err: out.failure, RetryAfter: out.retryAfter}
+		}
+		return out.failure
+	}
+	return pe
+}
+
+// bulkResponse is the part of a _bulk answer lanner reads (see filterPath).
+type bulkResponse struct {
+	Errors bool                         `json:"errors"`
+	Items  []map[string]bulkItemOutcome `json:"items"`
+}
+
+type bulkItemOutcome struct {
+	Status int `json:"status"`
+	Error  *struct {
+		Type   string `json:"type"`
+		Reason string `json:"reason"`
+	} `json:"error"`
+}
+
+// filterPath asks Elasticsearch for the status and error of each item only.
+var filterPath = []string{"errors", "items.*.status", "items.*.error.type", "items.*.error.reason"}
+
+func (s *Shipper) sendChunk(ctx context.Context, ch []item, out *outcome) {
+	var body bytes.Buffer
+	for _, it := range ch {
+		body.Write(it.lines)
+	}
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	res, err := esapi.BulkRequest{Body: &body, FilterPath: filterPath}.Do(rctx, s.client)
+	if err != nil {
+		s.m.requests.WithLabelValues("error").Inc()
+		s.failChunk(ch, out, fmt.Errorf("bulk request of %d alerts: %w", len(ch), err), true, 0)
+		return
+	}
+	defer res.Body.Close()
+	s.m.requests.WithLabelValues(strconv.Itoa(res.StatusCode)).Inc()
+	s.m.requestSeconds.Observe(time.Since(start).Seconds())
+	data, rerr := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusRequestEntityTooLarge {
+		if len(ch) == 1 {
+			out.add(func(pe *shippers.PartialError) {
+				pe.Rejected = append(pe.Rejected, ch[0].idx)
+				pe.RejectErrs = append(pe.RejectErrs, fmt.Errorf("413 request entity too large: one alert of %d bytes exceeds http.max_content_length", len(ch[0].lines)))
+			})
+			return
+		}
+		// Split and send again: not a retry of the same request, so no backoff.
+		s.logger.Debug("bulk request too large: splitting", "alerts", len(ch), "bytes", body.Len())
+		half := len(ch) / 2
+		s.sendChunk(ctx, ch[:half], out)
+		s.sendChunk(ctx, ch[half:], out)
+		return
+	}
+	if res.IsError() {
+		transient := res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500
+		s.failChunk(ch, out, fmt.Errorf("bulk request of %d alerts: %s: %s", len(ch), res.Status(), snippet(data)),
+			transient, retryAfter(res.Header))
+		return
+	}
+	var br bulkResponse
+	if rerr == nil {
+		rerr = json.Unmarshal(data, &br)
+	}
+	if rerr != nil || len(br.Items) != len(ch) {
+		s.failChunk(ch, out, fmt.Errorf("bulk response of %d items for %d alerts (%v): %s", len(br.Items), len(ch), rerr, snippet(data)), true, 0)
+		return
+	}
+	ra := retryAfter(res.Header)
+	out.add(func(pe *shippers.PartialError) {
+		for k, m := range br.Items {
+			classify(pe, ch[k].idx, m)
+		}
+		if ra > 0 {
+			out.retryAfter = max(out.retryAfter, ra)
+		}
+	})
+}
+
+// classify files one bulk item's outcome (STYLE.md §5): 2xx delivered, 409 on create
+// delivered before (duplicate), 429 and 5xx retried, any other 4xx rejected for good.
+func classify(pe *shippers.PartialError, idx int, m map[string]bulkItemOutcome) {
+	var it bulkItemOutcome
+	for _, v := range m { // one key: the action ("create")
+		it = v
+	}
+	switch st := it.Status; {
+	case st >= 200 && st < 300:
+		pe.Accepted = append(pe.Accepted, idx)
+	case st == http.StatusConflict:
+		pe.Duplicates = append(pe.Duplicates, idx)
+	case st == http.StatusTooManyRequests || st >= 500 || st == 0:
+		pe.Retry = append(pe.Retry, idx)
+	default:
+		reason := fmt.Sprintf("status %d", st)
+		if it.Error != nil {
+			reason = fmt.Sprintf("status %d: %s: %s", st, it.Error.Type, it.Error.Reason)
+		}
+		pe.Rejected = append(pe.Rejected, idx)
+		pe.RejectErrs = append(pe.RejectErrs, errors.New(reason))
+	}
+}
+
+func (s *Shipper) failChunk(ch []item, out *outcome, err error, transient bool, ra time.Duration) {
+	out.add(func(pe *shippers.PartialError) {
+		for _, it := range ch {
+			pe.Retry = append(pe.Retry, it.idx)
+		}
+		out.failure = err
+		out.recover = out.recover && transient
+		out.retryAfter = max(out.retryAfter, ra)
+	})
+}
+
+// retryAfter reads a Retry-After header in seconds (the form Elasticsearch and proxies use).
+func retryAfter(h http.Header) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
+}
+
+func snippet(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
+
+type metrics struct {
+	reg            prometheus.Registerer
+	requests       *prometheus.CounterVec
+	requestSeconds prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
+			Name: "elasticsearch_bulk_requests_total", Help: "Bulk requests sent to Elasticsearch, by HTTP status (error: no answer)."},
+			[]string{"status"}),
+		requestSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "lanner", Subsystem: "shipper",
+			Name: "elasticsearch_bulk_request_duration_seconds", Help: "Time of one bulk request to Elasticsearch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	if err := reg.Register(m.requests); err != nil {
+		return nil, fmt.Errorf("elasticsearch output: register metrics: %w", err)
+	}
+	if err := reg.Register(m.requestSeconds); err != nil {
+		reg.Unregister(m.requests)
+		return nil, fmt.Errorf("elasticsearch output: register metrics: %w", err)
+	}
+	return m, nil
+}
+
+func (m *metrics) unregister() {
+	if m.reg != nil {
+		m.reg.Unregister(m.requests)
+		m.reg.Unregister(m.requestSeconds)
+	}
+}
+
+var _ shippers.Shipper = (*Shipper)(nil)

@@ -1,0 +1,367 @@
+package shippers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lannersec/lanner/shippers/spool"
+)
+
+// Queue is the durable queue an Output drains (shippers/spool implements it).
+type Queue interface {
+	Append(ctx context.Context, records ...[]byte) error
+	Read(ctx context.Context, max int, maxBytes int64) ([]spool.Entry, error)
+	Ack(through uint64) error
+	Close() error
+}
+
+// OutputConfig is what every output has, whatever its destination.
+type OutputConfig struct {
+	// Name identifies the output in logs and metrics (the `output` label).
+	Name string `yaml:"name"`
+	// Filter chooses the alerts the output receives.
+	Filter FilterConfig `yaml:"filter"`
+	// Backoff shapes retries.
+	Backoff BackoffConfig `yaml:"backoff"`
+	// BatchSize is the most records handed to one Send (default 500).
+	BatchSize int `yaml:"batch_size"`
+	// BatchBytes is the most payload bytes handed to one Send (default 5 MiB).
+	BatchBytes int64 `yaml:"batch_bytes"`
+	// FlushInterval: when fewer than BatchSize records wait, the worker waits this long for
+	// more before sending, so a trickle of alerts makes few requests (0: send at once).
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// DeadLetterFile receives records the destination rejects for good, one JSON line each
+	// with the reason (default: deadletter.jsonl in the spool's directory).
+	DeadLetterFile string `yaml:"dead_letter_file"`
+}
+
+// Output joins one spool to one shipper: Enqueue stores alerts durably, Run sends them, retrying
+// until the destination has each one or has rejected it for good (then it is dead-lettered).
+type Output struct {
+	name    string
+	q       Queue
+	s       Shipper
+	filter  *Filter
+	backoff BackoffConfig
+	batch   int
+	bytes   int64
+	linger  time.Duration
+	dlq     *deadLetter
+	logger  *slog.Logger
+	m       *outputMetrics
+	rnd     func() float64
+	// sleep waits d or until ctx ends; tests replace it to run without real time.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// NewOutput checks cfg and builds an output over q and s. The Output owns both from now on:
+// Close closes them. reg may be nil (no metrics); logger may be nil (discard).
+func NewOutput(cfg OutputConfig, q Queue, s Shipper, logger *slog.Logger, reg prometheus.Registerer) (*Output, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("output: no name")
+	}
+	if q == nil || s == nil {
+		return nil, fmt.Errorf("output %s: queue and shipper are required", cfg.Name)
+	}
+	f, err := NewFilter(cfg.Filter)
+	if err != nil {
+		return nil, fmt.Errorf("output %s: filter: %w", cfg.Name, err)
+	}
+	if err := cfg.Backoff.Validate(); err != nil {
+		return nil, fmt.Errorf("output %s: %w", cfg.Name, err)
+	}
+	if cfg.BatchSize < 0 || cfg.BatchBytes < 0 {
+		return nil, fmt.Errorf("output %s: negative batch_size or batch_bytes", cfg.Name)
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.BatchBytes == 0 {
+		cfg.BatchBytes = 5 << 20
+	}
+	if cfg.DeadLetterFile == "" {
+		return nil, fmt.Errorf("output %s: no dead_letter_file", cfg.Name)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newOutputMetrics(cfg.Name, reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Output{name: cfg.Name, q: q, s: s, filter: f, backoff: cfg.Backoff.withDefaults(),
+		batch: cfg.BatchSize, bytes: cfg.BatchBytes, linger: cfg.FlushInterval, dlq: &deadLetter{path: cfg.DeadLetterFile, output: cfg.Name},
+		logger: logger.With("component", "shipper", "output", cfg.Name), m: m, rnd: defaultRand, sleep: sleepCtx}, nil
+}
+
+// Name returns the output's name.
+func (o *Output) Name() string { return o.name }
+
+// Wants reports whether the output's filter takes the record.
+func (o *Output) Wants(r *Record) bool { return o.filter.Match(r.Alert) }
+
+// Enqueue stores the records the filter accepts in the spool. When it returns nil they are on
+// disk and will be delivered (or dead-lettered) even if lanner is killed now.
+func (o *Output) Enqueue(ctx context.Context, recs ...*Record) error {
+	data := make([][]byte, 0, len(recs))
+	for _, r := range recs {
+		if !o.filter.Match(r.Alert) {
+			continue
+		}
+		b, err := r.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("output %s: %w", o.name, err)
+		}
+		data = append(data, b)
+	}
+	return o.enqueueRaw(ctx, data)
+}
+
+func (o *Output) enqueueRaw(ctx context.Context, data [][]byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	if err := o.q.Append(ctx, data...); err != nil {
+		return fmt.Errorf("output %s: spool: %w", o.name, err)
+	}
+	o.m.enqueued.Add(float64(len(data)))
+	return nil
+}
+
+// Run delivers spooled records until ctx ends; it returns nil then, leaving what is not yet
+// delivered in the spool for the next start. It is the only place where lanner retries: a
+// batch is acknowledged (removed from the spool) only when every record in it was delivered,
+// found already delivered, or dead-lettered.
+func (o *Output) Run(ctx context.Context) error {
+	for {
+		entries, err := o.q.Read(ctx, o.batch, o.bytes)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("output %s: read spool: %w", o.name, err)
+		}
+		if len(entries) < o.batch && o.linger > 0 {
+			// A partial batch: give the producer a moment to fill it. Read does not consume,
+			// so reading again returns the same records and what arrived meanwhile.
+			if o.sleep(ctx, o.linger) != nil {
+				return nil
+			}
+			if entries, err = o.q.Read(ctx, o.batch, o.bytes); err != nil {
+				if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
+					return nil
+				}
+				return fmt.Errorf("output %s: read spool: %w", o.name, err)
+			}
+		}
+		if err := o.deliver(ctx, entries); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := o.q.Ack(entries[len(entries)-1].Index); err != nil {
+			return fmt.Errorf("output %s: acknowledge: %w", o.name, err)
+		}
+	}
+}
+
+// deliver sends entries until none is left to retry, or ctx ends (error).
+func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
+	batch := make(Batch, 0, len(entries))
+	raw := make([][]byte, 0, len(entries))
+	for _, e := range entries {
+		r, err := UnmarshalRecord(e.Data)
+		if err != nil {
+			// Written by a lanner this one cannot read (or damaged past the CRC): keep it for a
+			// human, never block the queue behind it.
+			o.deadLetter([]dlqItem{{raw: e.Data, reason: "undecodable spool record: " + err.Error()}}, reasonUndecodable)
+			continue
+		}
+		batch = append(batch, r)
+		raw = append(raw, e.Data)
+	}
+	for attempt := 0; len(batch) > 0; attempt++ {
+		if attempt > 0 {
+			o.m.retried.Add(float64(len(batch)))
+		}
+		start := time.Now()
+		err := o.s.Send(ctx, batch)
+		o.m.latency.Observe(time.Since(start).Seconds())
+		if err == nil {
+			o.m.sent.Add(float64(len(batch)))
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var retryAfter time.Duration
+		var pe *PartialError
+		var re *RecoverableError
+		switch {
+		case errors.As(err, &pe):
+			batch, raw = o.applyPartial(batch, raw, pe)
+			retryAfter = pe.RetryAfter
+			if len(batch) == 0 {
+				return nil
+			}
+			o.m.failed.Add(float64(len(batch)))
+			o.logger.Warn("some alerts not delivered; retrying them", "retry", len(batch), "attempt", attempt+1, "err", err)
+		case errors.As(err, &re):
+			retryAfter = re.RetryAfter
+			o.m.failed.Add(float64(len(batch)))
+			o.logger.Warn("delivery failed; retrying", "alerts", len(batch), "attempt", attempt+1, "err", err)
+		default:
+			// Not known to be transient (authentication, a bad request): alerts have no TTL, so
+			// keep trying, but say it loudly -- a person probably has to act.
+			o.m.failed.Add(float64(len(batch)))
+			o.logger.Error("delivery failed; retrying", "alerts", len(batch), "attempt", attempt+1, "err", err)
+		}
+		d := o.backoff.wait(attempt+1, retryAfter, o.rnd)
+		if err := o.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyPartial counts and removes what the destination settled, dead-letters the rejected, and
+// returns the records still to send, in order.
+func (o *Output) applyPartial(batch Batch, raw [][]byte, pe *PartialError) (Batch, [][]byte) {
+	settled := make([]bool, len(batch))
+	mark := func(idx []int) int {
+		n := 0
+		for _, i := range idx {
+			if i >= 0 && i < len(batch) && !settled[i] {
+				settled[i] = true
+				n++
+			}
+		}
+		return n
+	}
+	o.m.sent.Add(float64(mark(pe.Accepted)))
+	o.m.duplicates.Add(float64(mark(pe.Duplicates)))
+	var dl []dlqItem
+	for k, i := range pe.Rejected {
+		if i < 0 || i >= len(batch) || settled[i] {
+			continue
+		}
+		settled[i] = true
+		reason := "rejected"
+		if k < len(pe.RejectErrs) && pe.RejectErrs[k] != nil {
+			reason = pe.RejectErrs[k].Error()
+		}
+		dl = append(dl, dlqItem{id: batch[i].ID, raw: raw[i], reason: reason})
+	}
+	if len(dl) > 0 {
+		o.deadLetter(dl, reasonRejected)
+	}
+	var nb Batch
+	var nr [][]byte
+	for i := range batch {
+		if !settled[i] {
+			nb = append(nb, batch[i])
+			nr = append(nr, raw[i])
+		}
+	}
+	return nb, nr
+}
+
+func (o *Output) deadLetter(items []dlqItem, reason string) {
+	if err := o.dlq.write(items); err != nil {
+		// The dead-letter file is the last resort: if it cannot be written, the records are
+		// gone; say so with their ids so a person can find them at the destination's side.
+		ids := make([]string, len(items))
+		for i, it := range items {
+			ids[i] = it.id
+		}
+		o.logger.Error("could not write the dead-letter file; alerts lost", "path", o.dlq.path, "ids", ids, "err", err)
+	}
+	o.m.deadLettered.WithLabelValues(reason).Add(float64(len(items)))
+	for _, it := range items {
+		o.logger.Error("alert rejected by the destination: written to the dead-letter file",
+			"id", it.id, "reason", it.reason, "path", o.dlq.path)
+	}
+}
+
+// Close closes the shipper and the spool. Call it after Run has returned.
+func (o *Output) Close() error {
+	err := errors.Join(o.s.Close(), o.q.Close())
+	o.m.unregister()
+	return err
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// deadLetter appends rejected records to a JSON-lines file: what was rejected, when, and why.
+type deadLetter struct {
+	mu     sync.Mutex
+	path   string
+	output string
+}
+
+type dlqItem struct {
+	id     string
+	raw    []byte
+	reason string
+}
+
+func (d *deadLetter) write(items []dlqItem) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(d.path), 0o750); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(d.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	var buf []byte
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	for _, it := range items {
+		rec := json.RawMessage(it.raw)
+		if !json.Valid(it.raw) {
+			b, _ := json.Marshal(string(it.raw))
+			rec = b
+		}
+		line, err := json.Marshal(struct {
+			Time   string          `json:"time"`
+			Output string          `json:"output"`
+			ID     string          `json:"id,omitempty"`
+			Reason string          `json:"reason"`
+			Record json.RawMessage `json:"record"`
+		}{now, d.output, it.id, it.reason, rec})
+		if err != nil {
+			f.Close()
+			return err
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
