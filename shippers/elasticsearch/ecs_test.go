@@ -1,0 +1,136 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/lannersec/lanner/collector/alert"
+)
+
+func slogTo(buf *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
+
+// get walks a decoded document by dotted path.
+func get(d map[string]any, path string) any {
+	var cur any = d
+	for _, k := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func TestDocument(t *testing.T) {
+	r := testRecord(5)
+	r.Alert.K8s = &alert.K8sMeta{Namespace: "default", PodName: "web-1", PodUID: "u-1", NodeName: "n1",
+		ContainerName: "nginx", OwnerKind: "Deployment", OwnerName: "web", Labels: map[string]string{"app.kubernetes.io/name": "web"}}
+	b, err := Document(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]any{
+		"@timestamp":                 "2026-11-26T10:00:00.000000005Z",
+		"event.kind":                 "alert",
+		"event.severity":             float64(2), // notice
+		"event.id":                   r.ID,
+		"event.action":               "execve",
+		"rule.name":                  "Terminal shell in container",
+		"rule.description":           "A shell was used as the entrypoint",
+		"rule.ruleset":               "falco_rules.yaml",
+		"process.name":               "bash",
+		"process.executable":         "/usr/bin/bash",
+		"process.command_line":       "bash -i",
+		"process.pid":                float64(4242),
+		"process.parent.name":        "runc",
+		"process.parent.pid":         float64(1),
+		"user.id":                    "0",
+		"user.name":                  "root",
+		"container.id":               "abcdef012345",
+		"container.image.name":       "nginx",
+		"orchestrator.type":          "kubernetes",
+		"orchestrator.namespace":     "default",
+		"orchestrator.resource.name": "web-1",
+		"orchestrator.resource.id":   "u-1",
+		"kubernetes.pod.name":        "web-1",
+		"kubernetes.node.name":       "n1",
+		"kubernetes.deployment.name": "web",
+		"host.name":                  "node-1",
+		"observer.product":           "lanner",
+		"threat.framework":           "MITRE ATT&CK",
+		"falco.rule":                 "Terminal shell in container",
+		"falco.priority":             "Notice",
+		"message":                    r.Alert.Output,
+	} {
+		if got := get(d, path); got != want {
+			t.Errorf("%s = %#v, want %#v", path, got, want)
+		}
+	}
+	if got := get(d, "threat.technique.id"); len(got.([]any)) != 1 || got.([]any)[0] != "T1059" {
+		t.Errorf("threat.technique.id = %v", got)
+	}
+	if got := get(d, "threat.tactic.name"); got.([]any)[0] != "Execution" {
+		t.Errorf("threat.tactic.name = %v", got)
+	}
+	if got := get(d, "event.category"); got.([]any)[0] != "process" {
+		t.Errorf("event.category = %v", got)
+	}
+	of := get(d, "falco.output_fields").(map[string]any)
+	if of["proc.cmdline"] != "bash -i" {
+		t.Errorf("falco.output_fields keeps Falco's keys: %v", of)
+	}
+	if _, ok := of["fd.name"]; ok {
+		t.Error("a null output field was kept")
+	}
+	if get(d, "kubernetes.labels").(map[string]any)["app_kubernetes_io/name"] != "web" {
+		t.Errorf("labels not dedotted: %v", get(d, "kubernetes.labels"))
+	}
+}
+
+func TestSeverityMapping(t *testing.T) {
+	for p, want := range map[alert.Priority]int{alert.Emergency: 7, alert.PriorityAlert: 6, alert.Critical: 5, alert.Error: 4,
+		alert.Warning: 3, alert.Notice: 2, alert.Informational: 1, alert.Debug: 0} {
+		if got := severity(p); got != want {
+			t.Errorf("severity(%s) = %d, want %d", p, got, want)
+		}
+	}
+}
+
+func TestTemplateBody(t *testing.T) {
+	b, err := TemplateBody(DefaultConfig(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl map[string]any
+	json.Unmarshal(b, &tmpl)
+	if _, ok := tmpl["data_stream"]; !ok {
+		t.Fatal("data stream template lacks data_stream")
+	}
+	props := get(tmpl, "template.mappings.properties").(map[string]any)
+	for path, want := range map[string]string{"@timestamp": "date", "source.ip": "ip", "process.pid": "long",
+		"rule.name": "keyword", "falco.output_fields": "flattened", "event.severity": "long"} {
+		cur := props
+		parts := strings.Split(path, ".")
+		for _, p := range parts[:len(parts)-1] {
+			cur = cur[p].(map[string]any)["properties"].(map[string]any)
+		}
+		if got := cur[parts[len(parts)-1]].(map[string]any)["type"]; got != want {
+			t.Errorf("%s mapped as %v, want %s", path, got, want)
+		}
+	}
+	if strings.Contains(string(b), "lifecycle") {
+		t.Fatal("template names an ILM policy without ILM")
+	}
+	b, _ = TemplateBody(DefaultConfig(), true)
+	if !strings.Contains(string(b), `"index.lifecycle.name":"lanner-alerts"`) {
+		t.Fatal("template with ILM does not name the policy")
+	}
+}
