@@ -32,6 +32,14 @@ type Record struct {
 	Mem []byte
 	// Tuple is the socket behind the call's fd, read from the kernel; nil when none.
 	Tuple *Tuple
+	// FDPath and FDMode describe the call's fd when it is not a socket: its path (walked in the
+	// kernel; pseudo files such as pipes and memfds give their own name) and its inode mode.
+	// HasFDPath tells whether the kernel sent them.
+	FDPath    string
+	FDMode    uint32
+	HasFDPath bool
+	// Cwd is the working directory after the call, for calls that change it (chdir, fchdir).
+	Cwd string
 
 	Exec *ExecInfo
 	Fork *ForkInfo
@@ -241,7 +249,20 @@ func (r *Record) items(raw []byte, off int) error {
 				return derr(ErrItem, off, "tuple of %d bytes, want %d", n, tupleSize)
 			}
 			r.Tuple = decodeTuple(data)
-		case tagFilename, tagExeName, tagArgv, tagExePath, tagCwd:
+		case tagFDPath:
+			if n < 4 {
+				return derr(ErrItem, off, "fd path item of %d bytes, needs the 4-byte mode", n)
+			}
+			r.FDMode = le.Uint32(data)
+			r.FDPath = cstr(data[4:])
+			r.HasFDPath = true
+		case tagCwd:
+			if r.Exec != nil {
+				r.Exec.Cwd = cstr(data)
+			} else {
+				r.Cwd = cstr(data)
+			}
+		case tagFilename, tagExeName, tagArgv, tagExePath:
 			if r.Exec == nil {
 				return derr(ErrItem, off, "exec item in a %s record", r.Kind)
 			}
@@ -252,8 +273,6 @@ func (r *Record) items(raw []byte, off int) error {
 				r.Exec.ExeName = cstr(data)
 			case tagExePath:
 				r.Exec.ExePath = cstr(data)
-			case tagCwd:
-				r.Exec.Cwd = cstr(data)
 			default:
 				r.Exec.Argv = splitArgv(data)
 			}

@@ -67,6 +67,9 @@ func TestDecodeRecordedSamples(t *testing.T) {
 						t.Errorf("argument %d string missing", i)
 					}
 				}
+				if l.TupleFD == TupleArg0 && rec.Res >= 0 && rec.Tuple == nil && !rec.HasFDPath {
+					t.Errorf("%s: the kernel did not describe fd %d", what, int32(rec.Args[0]))
+				}
 				if what == "connect" && rec.Res == 0 && rec.Tuple == nil {
 					t.Errorf("successful connect without a tuple")
 				}
@@ -194,16 +197,19 @@ func TestSplitArgv(t *testing.T) {
 func TestKernelConfig(t *testing.T) {
 	tests := []struct {
 		name string
-		want [8]byte
+		want [16]byte
 	}{
-		{"openat", [8]byte{1, 1 << 1, 0, 0, 0, 0, 0, 0}},
-		{"connect", [8]byte{1, 0, 2, 2, TupleArg0, 0, 0, 0}},
-		{"sendmsg", [8]byte{1, 0, 2, 6, TupleArg0, 0, 0, 0}},
-		{"accept4", [8]byte{1, 0, 0, 0, TupleRet, 0, 0, 0}},
-		{"openat2", [8]byte{1, 1 << 1, 0, 0, 0, 3, 24, 0}},
-		{"execve", [8]byte{1, 1, 0, 0, 0, 0, 0, 1}},
-		{"linkat", [8]byte{1, 1<<1 | 1<<3, 0, 0, 0, 0, 0, 0}},
-		{"ptrace", [8]byte{1, 0, 0, 0, 0, 0, 0, 0}},
+		{"openat", [16]byte{1, 1 << 1, 0, 0, 0, 0, 0, 0}},
+		{"connect", [16]byte{1, 0, 2, 2, TupleArg0, 0, 0, 0}},
+		{"sendmsg", [16]byte{1, 0, 2, 6, TupleArg0, 0, 0, 0}},
+		{"accept4", [16]byte{1, 0, 0, 0, TupleRet, 0, 0, 0}},
+		{"openat2", [16]byte{1, 1 << 1, 0, 0, 0, 3, 24, 0}},
+		{"execve", [16]byte{1, 1, 0, 0, 0, 0, 0, 1}},
+		{"linkat", [16]byte{1, 1<<1 | 1<<3, 0, 0, 0, 0, 0, 0}},
+		{"ptrace", [16]byte{1, 0, 0, 0, 0, 0, 0, 0}},
+		{"fchdir", [16]byte{1, 0, 0, 0, TupleArg0, 0, 0, 0, scCwd}},
+		{"close", [16]byte{1, 0, 0, 0, 0, 0, 0, 0}},
+		{"dup2", [16]byte{1, 0, 0, 0, TupleArg0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
 		nr, ok := event.TypeByName(tt.name)
@@ -218,6 +224,7 @@ func TestKernelConfig(t *testing.T) {
 
 func TestInterestingSyscalls(t *testing.T) {
 	ptrace, _ := event.TypeByName("ptrace")
+	chdir, _ := event.TypeByName("chdir")
 	openat, _ := event.TypeByName("openat")
 	got := InterestingSyscalls([]uint16{ptrace, event.TypeProcExit}, false)
 	has := func(set []uint16, t uint16) bool {
@@ -228,8 +235,12 @@ func TestInterestingSyscalls(t *testing.T) {
 		}
 		return false
 	}
-	if !has(got, ptrace) || !has(got, openat) || has(got, event.TypeProcExit) {
+	if !has(got, ptrace) || !has(got, chdir) || has(got, event.TypeProcExit) {
 		t.Errorf("InterestingSyscalls = %v: want ptrace and the state set, not procexit", got)
+	}
+	// The kernel describes fds, so opens are reported only when a rule asks for them.
+	if has(got, openat) {
+		t.Errorf("InterestingSyscalls = %v: openat without a rule asking for it", got)
 	}
 	all := InterestingSyscalls(nil, true)
 	if len(all) < 300 {

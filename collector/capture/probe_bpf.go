@@ -175,7 +175,7 @@ func (p *Probe) SetSyscalls(nrs []uint16) error {
 	for nr := range p.enabled {
 		if !want[nr] {
 			key := uint32(nr)
-			var off [8]byte
+			var off [16]byte
 			if err := p.scCfg.Update(unsafe.Pointer(&key), unsafe.Pointer(&off[0])); err != nil {
 				return fmt.Errorf("unset syscall %d: %w", nr, err)
 			}

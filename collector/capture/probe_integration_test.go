@@ -41,7 +41,8 @@ func needRoot(t *testing.T) {
 func startRecorder(t *testing.T) *recorder {
 	t.Helper()
 	needRoot(t)
-	p, err := Open(Config{RingBytesPerCPU: 4 << 20})
+	// The stable rules' set plus close, whose fd the kernel describes.
+	p, err := Open(Config{RingBytesPerCPU: 4 << 20, Syscalls: append(DefaultSyscalls(), nr("close"), nr("fchdir"))})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -155,6 +156,17 @@ func TestProbeOpenAndExec(t *testing.T) {
 	r.find("close of the fd", func(rec *Record) bool {
 		return rec.Kind == KindSyscall && int(rec.Pid) == pid && rec.Nr == nr("close") && int64(rec.Args[0]) == op.Res
 	})
+	// fchdir: the kernel says what the fd was and where the thread now is.
+	py := exec.Command("python3", "-c", "import os; os.fchdir(os.open('"+dir+"', os.O_RDONLY))")
+	if out, err := py.CombinedOutput(); err != nil {
+		t.Skipf("python3: %v %s", err, out)
+	}
+	fc := r.find("fchdir", func(rec *Record) bool {
+		return rec.Kind == KindSyscall && int(rec.Pid) == py.ProcessState.Pid() && rec.Nr == nr("fchdir")
+	})
+	if !fc.HasFDPath || fc.FDPath != dir || fc.FDMode&0o170000 != 0o040000 || fc.Cwd != dir {
+		t.Errorf("fchdir: fd %q mode %o (present %v), cwd %q; want the directory %s", fc.FDPath, fc.FDMode, fc.HasFDPath, fc.Cwd, dir)
+	}
 	r.find("exit of cat", func(rec *Record) bool {
 		return rec.Kind == KindExit && int(rec.Pid) == pid && rec.Exit.GroupDead
 	})

@@ -14,20 +14,26 @@ type Layout struct {
 	// SockaddrArg is the argument that points to a sockaddr, and SockaddrLenArg the one holding
 	// its length; -1 when the call has none. For sendmsg the kernel follows msghdr.msg_name.
 	SockaddrArg, SockaddrLenArg int
-	// TupleFD says which fd to resolve to a kernel socket tuple: TupleNone, TupleArg0 or TupleRet.
+	// TupleFD says which fd the kernel describes (TupleNone, TupleArg0 or TupleRet): a socket's
+	// tuple, or a file's mode and path. With it userspace knows what an fd is without having
+	// followed every open, dup and close.
 	TupleFD uint8
+	// Cwd asks for the working directory after the call (chdir, fchdir).
+	Cwd bool
 	// MemArg and MemLen: copy MemLen bytes of user memory from argument MemArg (-1: none).
 	MemArg, MemLen int
 	// SkipSuccess drops successful calls in the kernel (execve: sched_process_exec reports them).
 	SkipSuccess bool
 }
 
-// Which fd's socket tuple a Layout captures.
+// Which fd a Layout has the kernel describe.
 const (
 	TupleNone uint8 = 0
 	TupleArg0 uint8 = 1
 	TupleRet  uint8 = 2
 )
+
+const scCwd = 1 // SC_CWD
 
 func plain() Layout { return Layout{SockaddrArg: -1, SockaddrLenArg: -1, MemArg: -1} }
 
@@ -41,7 +47,7 @@ func sock(sa, salen int, tuple uint8) Layout {
 
 // layouts maps x86_64 syscall numbers to what the kernel copies. A syscall that is not listed is
 // captured with its raw arguments only.
-var layouts = map[string]Layout{
+var layouts = withFDSyscalls(map[string]Layout{
 	"open": strs(0), "openat": strs(1), "creat": strs(0),
 	"openat2": func() Layout { l := strs(1); l.MemArg, l.MemLen = 2, 24; return l }(),
 	"execve":  func() Layout { l := strs(0); l.SkipSuccess = true; return l }(),
@@ -62,13 +68,34 @@ var layouts = map[string]Layout{
 	"mkdir": strs(0), "mkdirat": strs(1), "rmdir": strs(0),
 	"chmod": strs(0), "fchmodat": strs(1), "fchmodat2": strs(1),
 	"chown": strs(0), "lchown": strs(0), "fchownat": strs(1),
-	"chdir": strs(0), "chroot": strs(0),
-	"mount": strs(0, 1, 2), "umount2": strs(0),
+	"chdir":  func() Layout { l := strs(0); l.Cwd = true; return l }(),
+	"fchdir": func() Layout { l := sock(-1, -1, TupleArg0); l.Cwd = true; return l }(),
+	"chroot": strs(0),
+	"mount":  strs(0, 1, 2), "umount2": strs(0),
 	"init_module": strs(2), "finit_module": strs(1),
 	"memfd_create": strs(0),
 	"truncate":     strs(0),
 	"mknod":        strs(0), "mknodat": strs(1),
 	"quotactl": strs(1),
+})
+
+// fdSyscalls take an fd as their first argument: the kernel describes it.
+// close is not among them: at its exit the fd is gone (its event describes the fd from the table).
+var fdSyscalls = []string{
+	"dup", "dup2", "dup3", "fcntl", "read", "write", "readv", "writev", "pread64", "pwrite64",
+	"preadv", "pwritev", "preadv2", "pwritev2", "fchmod", "fchown", "ioctl", "fstat", "ftruncate", "flock",
+	"fsync", "fdatasync", "sendfile", "getdents", "getdents64", "lseek", "shutdown", "getsockopt",
+	"setsockopt", "mmap", "splice", "tee", "copy_file_range",
+}
+
+// withFDSyscalls adds the fd-describing layout for fdSyscalls that m does not list.
+func withFDSyscalls(m map[string]Layout) map[string]Layout {
+	for _, n := range fdSyscalls {
+		if _, ok := m[n]; !ok {
+			m[n] = sock(-1, -1, TupleArg0)
+		}
+	}
+	return m
 }
 
 // LayoutOf returns the capture layout of syscall nr.
@@ -79,18 +106,15 @@ func LayoutOf(nr uint16) Layout {
 	return plain()
 }
 
-// stateSyscalls are the syscalls the state tracker needs whatever the rules say, as Falco's
-// repair set does: exec failures, the fd table (open family, close, dup family, sockets) and
-// the credentials and directory of threads. Forks, successful execs and exits come from the
-// scheduler tracepoints and need no syscall.
+// stateSyscalls are the syscalls the state tracker needs whatever the rules say: what changes a
+// thread's directory, credentials or session. Forks, execs and exits come from the scheduler
+// tracepoints, and the kernel describes every fd an event is about, so, unlike Falco's repair
+// set, no open, close or dup has to be followed for the fd table to be right: those high-volume
+// calls are reported only when a rule asks for them.
 var stateSyscalls = []string{
-	"execve", "execveat",
-	"open", "openat", "openat2", "creat", "close",
-	"dup", "dup2", "dup3",
-	"socket", "connect", "accept", "accept4", "bind",
 	"chdir", "fchdir",
-	"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-	"unshare", "setns", "capset", "setsid", "setpgid",
+	"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "capset",
+	"setsid", "setpgid",
 }
 
 // StateSyscalls returns the syscall numbers the state tracker always needs.
@@ -151,9 +175,9 @@ func DefaultSyscalls() []uint16 {
 }
 
 // kernelConfig is the sc_cfg map value (struct sc_cfg in lanner.bpf.c).
-func kernelConfig(nr uint16) [8]byte {
+func kernelConfig(nr uint16) [16]byte {
 	l := LayoutOf(nr)
-	var c [8]byte
+	var c [16]byte
 	c[0] = 1
 	for _, i := range l.StrArgs {
 		c[1] |= 1 << i
@@ -172,6 +196,9 @@ func kernelConfig(nr uint16) [8]byte {
 	}
 	if l.SkipSuccess {
 		c[7] = 1
+	}
+	if l.Cwd {
+		c[8] |= scCwd
 	}
 	return c
 }

@@ -52,6 +52,7 @@ const (
 	tagExeName  = 7
 	tagExePath  = 8
 	tagCwd      = 9
+	tagFDPath   = 10
 )
 
 // Exec flags, with Falco's bit values (evt.arg.flags of execve).

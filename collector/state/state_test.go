@@ -411,3 +411,61 @@ func TestReparentAfterParentExit(t *testing.T) {
 		t.Errorf("after the parent exited: ppid %d parent %+v, want %d", child.PPid, child.Parent, os.Getppid())
 	}
 }
+
+// The kernel describes the fd of each call: the table needs no open, dup or close it missed.
+func TestKernelDescribedFDs(t *testing.T) {
+	s := newState(t, Config{})
+	seedParent(t, s)
+	tuple := &capture.Tuple{Family: 2, Proto: 6, Local: netip.MustParseAddrPort("10.0.0.1:40000"), Remote: netip.MustParseAddrPort("203.0.113.7:4444")}
+
+	d := rec(capture.KindSyscall, ppid, ppid, "dup2")
+	d.Args = [6]uint64{7, 0}
+	d.Tuple = tuple
+	ev := s.Process(d)
+	if fd := ev.Sys.FD; fd == nil || fd.Num != 0 || fd.Type != event.FDIPv4 || fd.Name != "10.0.0.1:40000->203.0.113.7:4444" {
+		t.Fatalf("dup2 of a socket lanner never saw opened: event fd %+v", ev.Sys.FD)
+	}
+
+	tests := []struct {
+		mode     uint32
+		path     string
+		wantType event.FDType
+		wantName string
+	}{
+		{0o100644, "/var/log/syslog", event.FDFile, "/var/log/syslog"},
+		{0o040755, "/etc", event.FDDirectory, "/etc"},
+		{0o010600, "/", event.FDPipe, ""},
+		{0o100777, "/memfd:payload (deleted)", event.FDMemfd, "memfd:payload (deleted)"},
+		{0o020666, "/dev/null", event.FDFile, "/dev/null"},
+		{0, "/", event.FDUnknown, ""},
+	}
+	for i, tt := range tests {
+		r := rec(capture.KindSyscall, ppid, ppid, "write")
+		r.Args[0] = uint64(10 + i)
+		r.FDMode, r.FDPath, r.HasFDPath = tt.mode, tt.path, true
+		ev := s.Process(r)
+		if fd := ev.Sys.FD; fd == nil || fd.Type != tt.wantType || fd.Name != tt.wantName || fd.Num != int64(10+i) {
+			t.Errorf("write on mode %o path %q: fd %+v, want %v %q", tt.mode, tt.path, fd, tt.wantType, tt.wantName)
+		}
+	}
+
+	// A stale table entry (its close was not reported) is corrected by the next description.
+	o := rec(capture.KindSyscall, ppid, ppid, "openat")
+	o.Args = [6]uint64{uint64(0xffffffffffffff9c)}
+	o.Strs[1], o.StrMask, o.Res = "/tmp/old", 2, 20
+	s.Process(o)
+	r := rec(capture.KindSyscall, ppid, ppid, "read")
+	r.Args[0] = 20
+	r.FDMode, r.FDPath, r.HasFDPath = 0o100600, "/etc/shadow", true
+	if fd := s.Process(r).Sys.FD; fd == nil || fd.Name != "/etc/shadow" {
+		t.Errorf("stale fd 20 not corrected: %+v", fd)
+	}
+
+	c := rec(capture.KindSyscall, ppid, ppid, "fchdir")
+	c.Args[0] = 11
+	c.Cwd = "/etc"
+	s.Process(c)
+	if got := s.Thread(ppid).Cwd; got != "/etc" {
+		t.Errorf("cwd after fchdir %q, want /etc", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/lannersec/lanner/collector/capture"
 	"github.com/lannersec/lanner/collector/event"
@@ -42,16 +43,12 @@ func sc(name string) uint16 {
 	return nr
 }
 
-// fdArg0 marks the syscalls whose first argument is an fd the event is about.
-var fdArg0 = func() map[uint16]bool {
-	m := map[uint16]bool{}
-	for _, n := range []string{
-		"close", "connect", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg", "read", "write",
-		"readv", "writev", "pread64", "pwrite64", "fchmod", "fchown", "fchdir", "finit_module", "ioctl",
-		"fstat", "ftruncate", "flock", "fsync", "fdatasync", "getsockopt", "setsockopt", "shutdown",
-		"sendfile", "fcntl", "dup", "dup2", "dup3", "getdents64", "getdents", "lseek",
-	} {
-		m[sc(n)] = true
+// fdArg0 marks the syscalls whose first argument is an fd the event is about: the kernel
+// describes it (capture.Layout.TupleFD), so the table entry is refreshed from the event.
+var fdArg0 = func() [capture.NumSyscalls]bool {
+	var m [capture.NumSyscalls]bool
+	for nr := range uint16(capture.NumSyscalls) {
+		m[nr] = capture.LayoutOf(nr).TupleFD == capture.TupleArg0
 	}
 	return m
 }()
@@ -75,8 +72,10 @@ func (s *State) syscall(rec *capture.Record, now int64) *event.Event {
 func (s *State) updateFDs(th *thread, rec *capture.Record) {
 	p := th.proc
 	arg0 := int64(int32(rec.Args[0]))
-	if fdArg0[rec.Nr] {
-		s.sys.FD = p.fds[arg0]
+	if int(rec.Nr) < len(fdArg0) && fdArg0[rec.Nr] {
+		s.sys.FD = s.refreshFD(p, arg0, rec)
+	} else if rec.Nr == nrClose {
+		s.sys.FD = p.fds[arg0] // gone at the call's exit: only the table knows it
 	}
 	ok := rec.Res >= 0
 	switch rec.Nr {
@@ -231,6 +230,66 @@ func (s *State) updateFDs(th *thread, rec *capture.Record) {
 	}
 }
 
+// refreshFD returns the table entry of fd n as the kernel described it in rec (a socket tuple, or
+// a file's mode and path), creating or correcting it; without a description it is the table's.
+// Sockets are left to the callers that know the call's direction (connect, accept...).
+func (s *State) refreshFD(p *process, n int64, rec *capture.Record) *event.FD {
+	fd := p.fds[n]
+	switch {
+	case rec.Tuple != nil:
+		typ := familyType(rec.Tuple.Family)
+		if fd == nil || fd.Type != typ {
+			fd = &event.FD{Num: n, Type: typ}
+			switch rec.Tuple.Proto {
+			case 6:
+				fd.L4Proto = event.L4TCP
+			case 17:
+				fd.L4Proto = event.L4UDP
+			}
+			if typ == event.FDIPv4 || typ == event.FDIPv6 {
+				s.setPeer(fd, rec, false)
+				fd.Connected = rec.Tuple.Remote.Port() != 0
+			}
+			s.addFD(p, fd)
+		}
+	case rec.HasFDPath:
+		typ, name := fdFromMode(rec.FDMode, rec.FDPath)
+		if fd == nil || fd.Type != typ || (name != "" && fd.Name != name) {
+			old := fd
+			fd = &event.FD{Num: n, Type: typ, Name: name, NameRaw: name}
+			if old != nil && old.Type == typ && name == "" {
+				fd.Name, fd.NameRaw = old.Name, old.NameRaw
+			}
+			if old != nil {
+				fd.OpenFlags = old.OpenFlags
+			}
+			s.addFD(p, fd)
+		}
+	}
+	return fd
+}
+
+// fdFromMode types a non-socket fd from its inode mode and kernel path. Pipes and anonymous
+// inodes have no useful path.
+func fdFromMode(mode uint32, path string) (event.FDType, string) {
+	switch mode & 0o170000 {
+	case 0o100000:
+		if strings.HasPrefix(path, "/memfd:") {
+			return event.FDMemfd, strings.TrimPrefix(path, "/")
+		}
+		return event.FDFile, path
+	case 0o040000:
+		return event.FDDirectory, path
+	case 0o010000:
+		return event.FDPipe, ""
+	case 0o020000, 0o060000:
+		return event.FDFile, path // devices are files to Falco
+	case 0:
+		return event.FDUnknown, ""
+	}
+	return event.FDUnknown, path
+}
+
 // socketFD returns the table entry of socket fd n, creating it from the kernel tuple when the
 // socket was opened before lanner started.
 func (s *State) socketFD(p *process, n int64, t *capture.Tuple) *event.FD {
@@ -322,12 +381,13 @@ func (s *State) updateThread(th *thread, rec *capture.Record) {
 	}
 	t := th.t
 	switch rec.Nr {
-	case nrChdir:
-		if p, ok := rec.Str(0); ok {
+	case nrChdir, nrFchdir:
+		// The kernel reports the directory after the call; the argument is the fallback.
+		if rec.Cwd != "" {
+			t.Cwd = rec.Cwd
+		} else if p, ok := rec.Str(0); ok && rec.Nr == nrChdir {
 			t.Cwd = s.resolve(th, atFDCWD, p)
-		}
-	case nrFchdir:
-		if d := th.proc.fds[int64(int32(rec.Args[0]))]; d != nil {
+		} else if d := th.proc.fds[int64(int32(rec.Args[0]))]; d != nil && rec.Nr == nrFchdir {
 			t.Cwd = d.Name
 		}
 	case nrSetuid, nrSetreuid, nrSetresuid, nrSetgid, nrSetregid, nrSetresgid:

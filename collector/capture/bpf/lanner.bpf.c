@@ -42,7 +42,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define T_ARGV 6      /* exec: argv bytes, NUL separated */
 #define T_EXENAME 7   /* exec: dentry name of the executable file */
 #define T_EXEPATH 8   /* exec: absolute path of the executable (dentry walk) */
-#define T_CWD 9       /* exec: absolute path of the working directory */
+#define T_CWD 9       /* absolute path of the working directory (exec; chdir with SC_CWD) */
+#define T_FDPATH 10   /* u32 inode mode, then the path of a non-socket fd */
 
 #define PATH_DEPTH 32  /* path components walked; deeper paths are cut at the top */
 #define NAME_MAX_ 256
@@ -135,11 +136,15 @@ struct sc_cfg {
 	__u8 str_mask;   /* bit i: args[i] is a user string */
 	__u8 sa_idx;     /* args[sa_idx-1] is a sockaddr, length in args[sa_len_idx] */
 	__u8 sa_len_idx;
-	__u8 tuple;      /* 1: socket tuple of fd args[0]; 2: of the returned fd */
+	__u8 tuple;      /* what fd args[0] (1) or the returned fd (2) is: socket tuple, else path */
 	__u8 mem_idx;    /* args[mem_idx-1] points to mem_len bytes to copy */
 	__u8 mem_len;
 	__u8 skip_ok;    /* drop successful calls (execve: sched_process_exec reports those) */
+	__u8 flags;      /* SC_CWD: report the working directory after the call */
+	__u8 pad[7];
 };
+
+#define SC_CWD 1
 
 struct settings {
 	__u32 self_pid;     /* lanner's own tgid: never reported, to avoid feedback */
@@ -216,6 +221,7 @@ static __always_inline void fill_hdr(char *buf, __u16 kind, __u16 nr, __s64 res)
 /* put_item writes an item header at *off and reserves room for len bytes of data. */
 static __always_inline void put_item(char *buf, __u32 off, __u8 tag, __u8 idx, __u16 len)
 {
+	BARRIER_VAR(off);
 	struct item *it = (struct item *)&buf[off & OFF_MAX];
 	it->tag = tag;
 	it->idx = idx;
@@ -261,8 +267,10 @@ static __always_inline __u32 put_user_mem(char *buf, __u32 off, __u8 tag, __u8 i
 	return off + sizeof(struct item) + n;
 }
 
-/* sock_of_fd returns the socket behind fd of the current task, or NULL when fd is not a socket. */
-static __always_inline struct socket *sock_of_fd(long fd)
+static __always_inline __u32 put_path(char *buf, __u32 off, __u8 tag, struct path *p);
+
+/* file_of_fd returns the file behind fd of the current task, or NULL. */
+static __always_inline struct file *file_of_fd(long fd)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
@@ -273,20 +281,20 @@ static __always_inline struct socket *sock_of_fd(long fd)
 		return NULL;
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0 || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) < 0)
 		return NULL;
-	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	if ((mode & 00170000) != 0140000) /* S_IFSOCK */
-		return NULL;
-	return (struct socket *)BPF_CORE_READ(f, private_data);
+	return f;
 }
 
-static __always_inline __u32 put_tuple(char *buf, __u32 off, long fd)
+#define S_IFMT_ 00170000
+#define S_IFSOCK_ 0140000
+
+/* put_tuple writes the addresses of socket s. */
+static __always_inline __u32 put_tuple(char *buf, __u32 off, struct socket *s)
 {
 	if (off > OFF_MAX - sizeof(struct item) - sizeof(struct tuple))
 		return off;
 	BARRIER_VAR(off);
-	struct socket *s = sock_of_fd(fd);
 	if (!s)
 		return off;
 	struct sock *sk = BPF_CORE_READ(s, sk);
@@ -310,6 +318,34 @@ static __always_inline __u32 put_tuple(char *buf, __u32 off, long fd)
 	}
 	put_item(buf, off, T_TUPLE, 0, sizeof(struct tuple));
 	return off + sizeof(struct item) + sizeof(struct tuple);
+}
+
+/*
+ * put_fdinfo describes fd in the kernel's own terms at the time of the call, so userspace needs
+ * no close/dup bookkeeping to know what an fd is: a socket's tuple, or a file's mode and path.
+ */
+static __always_inline __u32 put_fdinfo(char *buf, __u32 off, long fd)
+{
+	struct file *f = file_of_fd(fd);
+	if (!f)
+		return off;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT_) == S_IFSOCK_)
+		return put_tuple(buf, off, (struct socket *)BPF_CORE_READ(f, private_data));
+	if (off > OFF_MAX - 2 * sizeof(struct item) - 2)
+		return off;
+	/* Layout [item][u32 mode][path]: put_path writes its own item header where the mode goes,
+	 * then the mode overwrites it and one header covers both. */
+	__u32 start = off + sizeof(struct item);
+	__u32 end = put_path(buf, start, T_FDPATH, (struct path *)&f->f_path);
+	if (end == start)
+		return off; /* put_path wrote nothing */
+	__u32 m = mode;
+	BARRIER_VAR(start);
+	__builtin_memcpy(&buf[start & OFF_MAX], &m, sizeof(m));
+	BARRIER_VAR(off);
+	put_item(buf, off, T_FDPATH, 0, (__u16)(end - start));
+	return end;
 }
 
 static __always_inline void submit(char *buf, __u32 len, struct settings *st, int proc)
@@ -416,9 +452,11 @@ int BPF_PROG(lanner_sys_exit, struct pt_regs *regs, long ret)
 		off = put_user_mem(buf, off, T_MEM, mi - 1, (const void *)pick(args, mi - 1), c->mem_len,
 				   SOCKADDR_MAX);
 	if (c->tuple == 1)
-		off = put_tuple(buf, off, (long)args[0]);
+		off = put_fdinfo(buf, off, (long)args[0]);
 	else if (c->tuple == 2 && ret >= 0)
-		off = put_tuple(buf, off, ret);
+		off = put_fdinfo(buf, off, ret);
+	if (c->flags & SC_CWD)
+		off = put_path(buf, off, T_CWD, &bpf_get_current_task_btf()->fs->pwd);
 
 	submit(buf, off, st, 0);
 	return 0;
@@ -463,7 +501,13 @@ static long walk_up(__u32 i, void *ctx)
 		return 1;
 	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == root || d == parent) {
+	if (d == parent && d != root) {
+		/* a pseudo dentry (memfd, pipe...): its own name is all there is */
+		w->names[n & (PATH_DEPTH - 1)] = BPF_CORE_READ(d, d_name.name);
+		w->n = n + 1;
+		return 1;
+	}
+	if (d == root) {
 		struct mount *pm = BPF_CORE_READ(mnt, mnt_parent);
 		if (pm == mnt || !pm)
 			return 1;
@@ -487,6 +531,7 @@ static long write_down(__u32 i, void *ctx)
 	__u32 o = w->o;
 	if (o > OFF_MAX - NAME_MAX_ - 1)
 		return 1;
+	BARRIER_VAR(o);
 	buf[o & OFF_MAX] = '/';
 	long r = bpf_probe_read_kernel_str(&buf[(o + 1) & OFF_MAX], NAME_MAX_,
 					   w->names[(w->n - 1 - i) & (PATH_DEPTH - 1)]);
@@ -511,6 +556,7 @@ static __always_inline __u32 put_path(char *buf, __u32 off, __u8 tag, struct pat
 	bpf_loop(PATH_DEPTH * 2, walk_up, &ref, 0);
 	__u32 start = off + sizeof(struct item);
 	w->o = start;
+	BARRIER_VAR(start);
 	if (w->n == 0) {
 		buf[start & OFF_MAX] = '/';
 		w->o = start + 1;
