@@ -18,6 +18,7 @@ import (
 	"unsafe"
 
 	"github.com/lannersec/lanner/collector/capture"
+	"github.com/lannersec/lanner/collector/event"
 	"github.com/lannersec/lanner/collector/state"
 )
 
@@ -278,7 +279,9 @@ func median(v []float64) float64 {
 // they go and reports the rate lanner delivered through the whole pipeline, and its drops.
 func BenchmarkSustainedRate(b *testing.B) {
 	needRoot(b)
-	c := startCollector(b, nil)
+	// open and close both reported: two records per loop iteration
+	closeNr, _ := event.TypeByName("close")
+	c := startCollector(b, append(capture.DefaultSyscalls(), closeNr))
 	start := time.Now()
 	for range b.N {
 		var wg sync.WaitGroup
