@@ -76,6 +76,8 @@ type ExecInfo struct {
 	// ExeCtime and ExeMtime are epoch ns.
 	ExeCtime, ExeMtime int64
 	Comm               string
+	// Vtid and Vpid are the thread and process ids in the task's own pid namespace.
+	Vtid, Vpid uint32
 	// Filename is the path exec was given (bprm->filename); ExeName the executable's file name.
 	Filename, ExeName string
 	// ExePath and Cwd are the absolute paths of the executable and the working directory, walked
@@ -91,6 +93,7 @@ type ForkInfo struct {
 	StartTime          uint64
 	UID, GID           uint32
 	Comm               string
+	Vtid, Vpid         uint32
 }
 
 // ExitInfo describes a thread exit; GroupDead is set when it was the last thread of its process.
@@ -183,6 +186,8 @@ func DecodeInto(r *Record, raw []byte) error {
 			UID:       le.Uint32(body[16:]),
 			GID:       le.Uint32(body[20:]),
 			Comm:      cstr(body[24:40]),
+			Vtid:      le.Uint32(body[40:]),
+			Vpid:      le.Uint32(body[44:]),
 		}
 		return nil
 	case KindExit:
@@ -218,6 +223,8 @@ func decodeExec(b []byte) *ExecInfo {
 		ExeCtime:       int64(le.Uint64(b[88:])),
 		ExeMtime:       int64(le.Uint64(b[96:])),
 		Comm:           cstr(b[104:120]),
+		Vtid:           le.Uint32(b[120:]),
+		Vpid:           le.Uint32(b[124:]),
 	}
 }
 

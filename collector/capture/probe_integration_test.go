@@ -362,3 +362,24 @@ func TestProbeOverlayLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestProbePidNamespace: a process in a new pid namespace is pid 1 there.
+func TestProbePidNamespace(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("no unshare")
+	}
+	r := startRecorder(t)
+	run(t, "unshare", "--pid", "--fork", "/bin/sh", "-c", "exec /bin/true lanner-ns")
+	ex := r.find("exec in the new pid namespace", func(rec *Record) bool {
+		return rec.Kind == KindExec && len(rec.Exec.Argv) == 2 && rec.Exec.Argv[1] == "lanner-ns"
+	})
+	if ex.Exec.Vpid != 1 || ex.Exec.Vtid != 1 || ex.Pid == 1 {
+		t.Errorf("pid %d vpid %d vtid %d, want a host pid and 1 in the namespace", ex.Pid, ex.Exec.Vpid, ex.Exec.Vtid)
+	}
+	host := r.find("exec on the host", func(rec *Record) bool {
+		return rec.Kind == KindExec && rec.Exec.Comm == "unshare"
+	})
+	if host.Exec.Vpid != host.Pid {
+		t.Errorf("host process vpid %d, pid %d", host.Exec.Vpid, host.Pid)
+	}
+}

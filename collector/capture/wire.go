@@ -33,8 +33,8 @@ const (
 	argsSize     = 48 // six u64 syscall arguments
 	itemHdrSize  = 4  // tag u8, idx u8, len u16
 	tupleSize    = 44 // struct tuple
-	execInfoSize = 120
-	forkInfoSize = 40
+	execInfoSize = 128
+	forkInfoSize = 48
 	exitInfoSize = 8
 
 	// maxRecord is the largest record the kernel side writes (its scratch offset mask).

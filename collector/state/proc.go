@@ -33,7 +33,7 @@ func readProcThread(procRoot string, pid, tid int64, bootTime int64) (*procThrea
 	if err := parseStat(stat, t, bootTime); err != nil {
 		return nil, fmt.Errorf("thread %d/%d: %w", pid, tid, err)
 	}
-	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+	if status, err := os.ReadFile(filepath.Join(tdir, "status")); err == nil {
 		parseStatus(status, t)
 	}
 	if cmd, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil && len(cmd) > 0 {
@@ -87,7 +87,7 @@ func parseStat(b []byte, t *event.Thread, bootTime int64) error {
 	return nil
 }
 
-// parseStatus reads the credential and capability lines of /proc/PID/status.
+// parseStatus reads the credential, capability and namespace-id lines of /proc/PID/status.
 // Falco's user.uid and group.gid are the effective ids.
 func parseStatus(b []byte, t *event.Thread) {
 	for line := range bytes.SplitSeq(b, []byte("\n")) {
@@ -113,6 +113,14 @@ func parseStatus(b []byte, t *event.Thread) {
 			t.CapPermitted = hexField(f)
 		case "CapEff":
 			t.CapEffective = hexField(f)
+		case "NSpid": // this thread's ids from the host's namespace inward; the last is its own
+			if len(f) > 0 {
+				t.Vtid, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+			}
+		case "NStgid":
+			if len(f) > 0 {
+				t.Vpid, _ = strconv.ParseInt(f[len(f)-1], 10, 64)
+			}
 		}
 	}
 }
@@ -191,6 +199,9 @@ func threadOf(procRoot string, main *procThread, tid int64, bootTime int64) *pro
 	t.Tid = tid
 	if err := parseStat(stat, &t, bootTime); err != nil {
 		return nil
+	}
+	if status, err := os.ReadFile(filepath.Join(procRoot, strconv.FormatInt(main.t.Pid, 10), "task", strconv.FormatInt(tid, 10), "status")); err == nil {
+		parseStatus(status, &t)
 	}
 	t.SetArgs(main.t.Args)
 	return &procThread{t: &t, cgroup: main.cgroup}

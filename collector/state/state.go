@@ -312,6 +312,7 @@ func (s *State) fork(rec *capture.Record, now int64) {
 	child.Name = fi.Comm
 	child.UID, child.GID = fi.UID, fi.GID
 	child.StartTime = s.cfg.BootTime + int64(fi.StartTime)
+	child.Vtid, child.Vpid = int64(fi.Vtid), int64(fi.Vpid)
 	child.SetArgs(parent.t.Args)
 	if child.Pid != parent.t.Pid {
 		child.PPid = parent.t.Pid
@@ -377,6 +378,7 @@ func (s *State) exec(rec *capture.Record, now int64) *event.Event {
 		t.StartTime = s.cfg.BootTime + int64(ei.StartTime)
 	}
 	t.PidnsInitStart = s.cfg.BootTime + int64(ei.PidnsInitStart)
+	t.Vtid, t.Vpid = int64(ei.Vtid), int64(ei.Vpid)
 	t.ExeFromMemfd = ei.FromMemfd
 	t.ExeUpperLayer = ei.Flags&capture.ExeUpperLayer != 0
 	t.ExeWritable = ei.Flags&capture.ExeWritable != 0

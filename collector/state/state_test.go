@@ -58,6 +58,9 @@ func TestScanRealProc(t *testing.T) {
 	if os.Geteuid() == 0 && me.User != "root" {
 		t.Errorf("user %q, want root", me.User)
 	}
+	if me.Vpid != me.Pid || me.Vtid != me.Tid {
+		t.Errorf("vpid %d vtid %d, want %d %d on the host's pid namespace", me.Vpid, me.Vtid, me.Pid, me.Tid)
+	}
 	if me.StartTime <= 0 || me.StartTime > time.Now().UnixNano() {
 		t.Errorf("start time %d", me.StartTime)
 	}

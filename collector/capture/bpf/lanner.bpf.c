@@ -115,6 +115,7 @@ struct exec_info {
 	__u64 exe_ino;
 	__u64 exe_ctime, exe_mtime; /* epoch ns */
 	char comm[16];
+	__u32 vtid, vpid; /* ids in the task's own pid namespace */
 };
 
 struct fork_info {
@@ -123,6 +124,7 @@ struct fork_info {
 	__u64 start_time;
 	__u32 uid, gid;
 	char comm[16];
+	__u32 vtid, vpid;
 };
 
 struct exit_info {
@@ -618,6 +620,16 @@ static __always_inline __u32 tty_dev(struct task_struct *p)
 	return (minor & 0xff) | (major << 8) | ((minor & ~0xffU) << 12);
 }
 
+/* vnr is t's id as its own pid namespace sees it (the innermost level). */
+static __always_inline __u32 vnr(struct task_struct *t)
+{
+	struct pid *p = BPF_CORE_READ(t, thread_pid);
+	if (!p)
+		return 0;
+	unsigned int level = BPF_CORE_READ(p, level);
+	return BPF_CORE_READ(p, numbers[level & 31].nr);
+}
+
 static __always_inline __u32 pid_nr_of(struct pid *pid)
 {
 	if (!pid)
@@ -664,6 +676,8 @@ int BPF_PROG(lanner_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	struct pid_namespace *ns = BPF_CORE_READ(tp, numbers[level & 31].ns);
 	ei->pidns_init_start = BPF_CORE_READ(ns, child_reaper, start_boottime);
 	BPF_CORE_READ_STR_INTO(&ei->comm, p, comm);
+	ei->vtid = vnr(p);
+	ei->vpid = vnr(BPF_CORE_READ(p, group_leader));
 
 	struct file *f = BPF_CORE_READ(bprm, file);
 	struct inode *in = BPF_CORE_READ(f, f_inode);
@@ -717,6 +731,8 @@ int BPF_PROG(lanner_fork, struct task_struct *parent, struct task_struct *child)
 	fi->uid = BPF_CORE_READ(cr, euid.val);
 	fi->gid = BPF_CORE_READ(cr, egid.val);
 	BPF_CORE_READ_STR_INTO(&fi->comm, child, comm);
+	fi->vtid = vnr(child);
+	fi->vpid = vnr(BPF_CORE_READ(child, group_leader));
 	submit(buf, sizeof(struct hdr) + sizeof(struct fork_info), st, 1);
 	return 0;
 }
