@@ -416,6 +416,9 @@ func TestIntegrationOutage(t *testing.T) {
 		}
 	}
 	produce(0, 2000)
+	for deadline := time.Now().Add(time.Minute); p.q.Len() > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // the first 2,000 reach the node
+	}
 	es("stop") // the node goes away mid-stream
 	produce(2000, total)
 	time.Sleep(2 * time.Second) // the worker meets the outage and backs off
@@ -472,6 +475,9 @@ func TestIntegrationCrash(t *testing.T) {
 	p := newPipeline(t, dir, Config{Addresses: []string{url}, DataStream: ds, FlushInterval: 0}, nil)
 	defer p.out.Close()
 	held := p.q.Len()
+	if before == 0 {
+		t.Fatal("nothing was stored before the kill: the test did not kill mid-stream")
+	}
 	p.start()
 	p.drain(t, 3*time.Minute)
 	seen, hits := numbers(t, url, ds)
@@ -498,5 +504,8 @@ func crashChild(t *testing.T, dir string) {
 		}
 		fmt.Fprintf(w, "accepted %d\n", i+49)
 		w.Flush()
+		// About 5,000 alerts/s: slower than the worker ships, so the kill finds alerts stored,
+		// alerts in flight and alerts waiting in the spool.
+		time.Sleep(10 * time.Millisecond)
 	}
 }
