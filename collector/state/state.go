@@ -456,9 +456,12 @@ func (s *State) names(t *event.Thread, now time.Time) {
 	if c := t.Container; c != nil && !c.IsHost() {
 		n = s.ctrNames[c.FullID]
 		if n == nil {
-			n = newNames(filepath.Join(s.cfg.ProcRoot, strconv.FormatInt(t.Pid, 10), "root"))
+			n = newNames("")
 			s.ctrNames[c.FullID] = n
 		}
+		// The container's files through this process, which is alive now (the one that first
+		// showed the container may be gone).
+		n.root = filepath.Join(s.cfg.ProcRoot, strconv.FormatInt(t.Pid, 10), "root")
 	}
 	t.User = n.user(t.UID, now)
 	t.Group = n.group(t.GID, now)

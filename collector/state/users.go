@@ -52,14 +52,13 @@ func (n *names) group(gid uint32, now time.Time) string {
 }
 
 // readIDFile parses a passwd or group file (name:x:id:...). ok is false when the file did not
-// change since mod or cannot be read; a missing file yields an empty map once.
+// change since mod or cannot be read.
 func readIDFile(path string, mod time.Time) (map[uint32]string, time.Time, bool) {
 	st, err := os.Stat(path)
 	if err != nil {
-		if mod.IsZero() {
-			return nil, mod, false
-		}
-		return map[uint32]string{}, time.Time{}, true
+		// Keep what we knew: a container's root reached through a pid that just exited
+		// disappears, its files do not.
+		return nil, mod, false
 	}
 	if st.ModTime().Equal(mod) {
 		return nil, mod, false
