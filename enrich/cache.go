@@ -57,6 +57,8 @@ type Config struct {
 
 	// clock is replaced by tests to expire deleted pods without sleeping.
 	clock clock.PassiveClock
+	// noTrim stores whole objects, so that a benchmark can show what trimming saves.
+	noTrim bool
 }
 
 func (c *Config) validate() error {
@@ -146,13 +148,17 @@ func New(client kubernetes.Interface, cfg Config, logger *slog.Logger, reg prome
 		snaps:   map[types.UID]*snapshot{},
 		deleted: newDeletedPods(cfg.DeletedPodGrace, cfg.MaxDeletedPods),
 	}
-	podOpts := []informers.SharedInformerOption{informers.WithTransform(trimObject)}
+	transform := trimObject
+	if cfg.noTrim {
+		transform = func(o any) (any, error) { return o, nil }
+	}
+	podOpts := []informers.SharedInformerOption{informers.WithTransform(transform)}
 	if !cfg.AllNodes {
 		sel := fields.OneTermEqualSelector("spec.nodeName", cfg.NodeName).String()
 		podOpts = append(podOpts, informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = sel }))
 	}
 	c.podFactory = informers.NewSharedInformerFactoryWithOptions(client, cfg.Resync, podOpts...)
-	c.clusterFactory = informers.NewSharedInformerFactoryWithOptions(client, cfg.Resync, informers.WithTransform(trimObject))
+	c.clusterFactory = informers.NewSharedInformerFactoryWithOptions(client, cfg.Resync, informers.WithTransform(transform))
 
 	c.pods = c.podFactory.Core().V1().Pods().Informer()
 	if err := c.pods.AddIndexers(cache.Indexers{containerIndex: containerIndexFunc}); err != nil {

@@ -1,6 +1,8 @@
 package enrich
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -18,19 +20,11 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-// hexID makes a 64-hex container id from a seed, distinct in its first 12 characters.
+// hexID makes a 64-hex container id from a seed, as runtimes do (random-looking, distinct in
+// its first 12 characters).
 func hexID(seed string) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
-	h := uint64(1469598103934665603)
-	for i := 0; b.Len() < 64; i++ {
-		for _, c := range []byte(seed) {
-			h = (h ^ uint64(c)) * 1099511628211
-		}
-		h ^= uint64(i)
-		b.WriteByte(digits[h%16])
-	}
-	return b.String()
+	sum := sha256.Sum256([]byte(seed))
+	return hex.EncodeToString(sum[:])
 }
 
 func isController() *bool { t := true; return &t }
