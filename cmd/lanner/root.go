@@ -25,5 +25,6 @@ and ships enriched alerts to Elasticsearch, Fluentd and other outputs.`,
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newRulesCmd())
 	root.AddCommand(newReplayCmd())
+	root.AddCommand(newESCmd())
 	return root
 }

@@ -103,6 +103,12 @@ func (c Config) WithDefaults() Config {
 	if c.TemplateName == "" {
 		c.TemplateName = d.TemplateName
 	}
+	if c.ILMPolicy == "" {
+		c.ILMPolicy = d.ILMPolicy
+	}
+	if c.ILMDeleteAfter == "" {
+		c.ILMDeleteAfter = d.ILMDeleteAfter
+	}
 	if c.Compress == nil {
 		c.Compress = d.Compress
 	}
@@ -183,7 +189,7 @@ func (c Config) Validate() error {
 	default:
 		bad("mode: %q: want %s or %s", c.Mode, ModeDataStream, ModeIndex)
 	}
-	if c.ILMPolicy != "" && !retentionRe.MatchString(c.ILMDeleteAfter) {
+	if c.ilm() && !retentionRe.MatchString(c.ILMDeleteAfter) {
 		bad("ilm_delete_after: %q: want a number and d, h, m or s (90d)", c.ILMDeleteAfter)
 	}
 	if c.FlushBytes < 1024 {
@@ -221,3 +227,9 @@ func (c Config) indexFor(t time.Time) string {
 	}
 	return c.IndexPrefix + "-" + t.UTC().Format("2006.01.02")
 }
+
+// IndexPatternForDocs returns the index pattern the template covers, for messages and docs.
+func (c Config) IndexPatternForDocs() string { return c.pattern() }
+
+// ilm reports whether a lifecycle policy is wanted (ilm_policy: none turns it off).
+func (c Config) ilm() bool { return c.ILMPolicy != "" && c.ILMPolicy != "none" }

@@ -86,7 +86,7 @@ func mappings() map[string]any {
 // "data_stream": {}; ILM adds index.lifecycle.name when withILM).
 func TemplateBody(c Config, withILM bool) ([]byte, error) {
 	settings := map[string]any{"index.mapping.total_fields.limit": 2000}
-	if withILM && c.ILMPolicy != "" {
+	if withILM && c.ilm() {
 		settings["index.lifecycle.name"] = c.ILMPolicy
 	}
 	t := map[string]any{
@@ -128,7 +128,7 @@ func (s *Shipper) Setup(ctx context.Context) (SetupResult, error) {
 	c := s.cfg
 	res := SetupResult{Template: c.TemplateName}
 	withILM := false
-	if c.ILMPolicy != "" {
+	if c.ilm() {
 		has, why, err := s.hasILM(ctx)
 		if err != nil {
 			return res, err
