@@ -1,6 +1,7 @@
 package elasticsearch
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -27,7 +28,11 @@ func TestSetupWithAndWithoutILM(t *testing.T) {
 			bodies := map[string]string{}
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("X-Elastic-Product", "Elasticsearch")
-				b, _ := io.ReadAll(r.Body)
+				var body io.Reader = r.Body
+				if r.Header.Get("Content-Encoding") == "gzip" {
+					body, _ = gzip.NewReader(r.Body)
+				}
+				b, _ := io.ReadAll(body)
 				mu.Lock()
 				bodies[r.Method+" "+r.URL.Path] = string(b)
 				mu.Unlock()
