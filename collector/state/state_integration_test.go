@@ -36,6 +36,7 @@ type seen struct {
 	runtime   string
 	fdName    string
 	fdType    string
+	renamed   bool
 	params    map[string]string
 }
 
@@ -47,12 +48,21 @@ type pipeline struct {
 	st     *State
 }
 
-func startPipeline(t *testing.T) *pipeline {
+// startPipeline runs capture (the stable rules' syscall set plus extra) into a State.
+func startPipeline(t *testing.T, extra ...string) *pipeline {
 	t.Helper()
+	set := capture.DefaultSyscalls()
+	for _, name := range extra {
+		nr, ok := event.TypeByName(name)
+		if !ok {
+			t.Fatalf("no syscall %s", name)
+		}
+		set = append(set, nr)
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("loading eBPF needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN): run the integration tests as root")
 	}
-	probe, err := capture.Open(capture.Config{RingBytesPerCPU: 4 << 20})
+	probe, err := capture.Open(capture.Config{RingBytesPerCPU: 4 << 20, Syscalls: set})
 	if err != nil {
 		t.Fatalf("capture.Open: %v", err)
 	}
@@ -103,6 +113,7 @@ func snapshot(ev *event.Event) seen {
 	if fd := ev.Sys.FD; fd != nil {
 		s.fdName, s.fdType = fd.Name, fd.Type.String()
 	}
+	s.renamed = ev.Sys.FDNameChanged
 	for _, p := range ev.Sys.Params {
 		s.params[p.Name] = p.Value
 	}
@@ -246,5 +257,48 @@ func TestPipelineRestartKeepsAncestry(t *testing.T) {
 	ev := p.find("cat of the pre-existing tree", func(s *seen) bool { return s.typ == "openat" && s.fdName == file && s.name == "cat" })
 	if len(ev.ancestors) < 3 || ev.ancestors[0] != "sh" || ev.ancestors[1] != "bash" || ev.apids[1] != int64(cmd.Process.Pid) {
 		t.Errorf("ancestry %v %v, want sh then bash (%d)", ev.ancestors, ev.apids, cmd.Process.Pid)
+	}
+}
+
+// TestPipelineUDPAndAccept: an unconnected UDP sendto names its fd by the peer it sent to (and
+// says the name changed), and accept gives the server side's tuple.
+func TestPipelineUDPAndAccept(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	p := startPipeline(t, "accept", "accept4")
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	uport := strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
+	runCmd(t, "python3", "-c", `import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b"x", ("127.0.0.1", `+uport+`))`)
+	ev := p.find("udp sendto", func(s *seen) bool {
+		return s.typ == "sendto" && strings.HasSuffix(s.fdName, "->127.0.0.1:"+uport)
+	})
+	if ev.fdType != "ipv4" || ev.res != 1 || ev.name != "python3" || !ev.renamed {
+		t.Errorf("sendto: %+v", ev)
+	}
+
+	// python3 listens and accepts one connection from bash.
+	srv := exec.Command("python3", "-c", `import socket,sys; l=socket.socket(); l.bind(("127.0.0.1",0)); l.listen(1); print(l.getsockname()[1], flush=True); c,_=l.accept(); c.close()`)
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	buf := make([]byte, 16)
+	n, _ := out.Read(buf)
+	port := strings.TrimSpace(string(buf[:n]))
+	runCmd(t, "/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/"+port)
+	ac := p.find("accept", func(s *seen) bool {
+		return (s.typ == "accept" || s.typ == "accept4") && strings.HasSuffix(s.fdName, "->127.0.0.1:"+port)
+	})
+	if ac.fdType != "ipv4" || ac.res < 0 || ac.name != "python3" || !strings.HasPrefix(ac.fdName, "127.0.0.1:") {
+		t.Errorf("accept: %+v", ac)
 	}
 }

@@ -187,7 +187,9 @@ func (s *State) updateFDs(th *thread, rec *capture.Record) {
 		if rec.Nr == nrConnect {
 			fd.Connected = ok || rec.Res == -115
 		}
-		s.sys.FDNameChanged = before != "" && before != fd.Name
+		// A datagram sent to a new peer renames the fd (Falco's fd.name_changed, which the
+		// stable rules' outbound macro reads for unconnected UDP).
+		s.sys.FDNameChanged = rec.Nr != nrConnect && before != fd.Name
 		s.sys.FD = fd
 	case nrAccept, nrAccept4:
 		if ok {
