@@ -46,7 +46,7 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load eBPF")
 	}
-	for _, tool := range []string{"python3", "script", "mount", "find", "ln"} {
+	for _, tool := range []string{"python3", "/usr/bin/python3", "script", "mount", "find", "ln"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("the live rule cases need %s: %v", tool, err)
 		}
@@ -201,6 +201,12 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 		{"Read sensitive file trusted after startup", "nginx", func() {
 			// a server that has run for more than 5 s reads a sensitive file
 			sh(`mkdir -p srv && cp /bin/bash srv/nginx && srv/nginx -c "sleep 5.2; exec 3</etc/shadow; true"`)
+		}},
+		{"Disallowed SSH Connection Non Standard Port", "python3", func() {
+			// an "ssh" (argv[0]; the system interpreter, not a wrapper script that would reset
+			// argv[0]) connecting out to port 4444 of a documentation address; non-blocking, so
+			// the call returns EINPROGRESS at once
+			sh(`exec -a ssh /usr/bin/python3 -c "import socket; s=socket.socket(); s.setblocking(False); s.connect_ex((\"198.51.100.7\", 4444))"`)
 		}},
 		{"Clear Log Activities", "python3", func() {
 			py(`open("/var/log/lanner-test.log","w").close()`)
