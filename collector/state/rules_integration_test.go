@@ -46,7 +46,7 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to load eBPF")
 	}
-	for _, tool := range []string{"python3", "/usr/bin/python3", "script", "mount", "find", "ln"} {
+	for _, tool := range []string{"python3", "/usr/bin/python3", "script", "mount", "find", "ln", "setpriv"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("the live rule cases need %s: %v", tool, err)
 		}
@@ -207,6 +207,10 @@ func TestStableRulesOnLiveEvents(t *testing.T) {
 			// argv[0]) connecting out to port 4444 of a documentation address; non-blocking, so
 			// the call returns EINPROGRESS at once
 			sh(`exec -a ssh /usr/bin/python3 -c "import socket; s=socket.socket(); s.setblocking(False); s.connect_ex((\"198.51.100.7\", 4444))"`)
+		}},
+		{"System user interactive", "true", func() {
+			// a login (an "sshd" ancestor) that runs a command as the system user nobody
+			sh(`mkdir -p sbin && cp /bin/bash sbin/sshd && sbin/sshd -c "setpriv --reuid=nobody --regid=nogroup --clear-groups /bin/true; true"`)
 		}},
 		{"Clear Log Activities", "python3", func() {
 			py(`open("/var/log/lanner-test.log","w").close()`)
