@@ -224,7 +224,8 @@ func (p *Probe) Stats() (Stats, error) {
 // BootTime is the epoch time of boot in ns: Record.Time + BootTime is an epoch time.
 func (p *Probe) BootTime() int64 { return p.bootTime }
 
-// Close detaches the programs and frees the maps.
+// Close detaches the programs and frees the maps. Call it after Run has returned: Run reads the
+// ring's mapping, which Close unmaps.
 func (p *Probe) Close() error {
 	var errs []error
 	for _, l := range p.links {
