@@ -292,7 +292,11 @@ func (c *Cache) snapshot(p *corev1.Pod) *snapshot {
 	}
 	s := c.build(p)
 	s.ownerGen, s.nsGen = og, ng
-	c.snaps[p.UID] = s
+	// A lookup racing the pod's delete handler must not re-insert a snapshot the handler just
+	// removed: keep it only while the store still holds the pod.
+	if _, exists, _ := c.pods.GetStore().Get(p); exists {
+		c.snaps[p.UID] = s
+	}
 	return s
 }
 
