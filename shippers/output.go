@@ -19,7 +19,7 @@ import (
 // Queue is the durable queue an Output drains (shippers/spool implements it).
 type Queue interface {
 	Append(ctx context.Context, records ...[]byte) error
-	Read(ctx context.Context, max int, maxBytes int64) ([]spool.Entry, error)
+	ReadFrom(ctx context.Context, from uint64, max int, maxBytes int64) ([]spool.Entry, error)
 	Ack(through uint64) error
 	Close() error
 }
@@ -39,6 +39,11 @@ type OutputConfig struct {
 	// FlushInterval: when fewer than BatchSize records wait, the worker waits this long for
 	// more before sending, so a trickle of alerts makes few requests (0: send at once).
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// InFlight is how many batches may be in delivery at once (default 1). More keep a
+	// destination busy while the next batch is read and encoded; acknowledgements stay in
+	// spool order whatever order the batches finish in. The shipper's Send must then be safe
+	// for concurrent use.
+	InFlight int `yaml:"in_flight"`
 	// DeadLetterFile receives records the destination rejects for good, one JSON line each
 	// with the reason (default: deadletter.jsonl in the spool's directory).
 	DeadLetterFile string `yaml:"dead_letter_file"`
@@ -55,6 +60,7 @@ type Output struct {
 	batch   int
 	bytes   int64
 	linger  time.Duration
+	flights int
 	dlq     *deadLetter
 	logger  *slog.Logger
 	m       *outputMetrics
@@ -82,6 +88,12 @@ func NewOutput(cfg OutputConfig, q Queue, s Shipper, logger *slog.Logger, reg pr
 	if cfg.BatchSize < 0 || cfg.BatchBytes < 0 {
 		return nil, fmt.Errorf("output %s: negative batch_size or batch_bytes", cfg.Name)
 	}
+	if cfg.InFlight < 0 || cfg.InFlight > 64 {
+		return nil, fmt.Errorf("output %s: in_flight %d: want 1 to 64", cfg.Name, cfg.InFlight)
+	}
+	if cfg.InFlight == 0 {
+		cfg.InFlight = 1
+	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 500
 	}
@@ -99,7 +111,7 @@ func NewOutput(cfg OutputConfig, q Queue, s Shipper, logger *slog.Logger, reg pr
 		return nil, err
 	}
 	return &Output{name: cfg.Name, q: q, s: s, filter: f, backoff: cfg.Backoff.withDefaults(),
-		batch: cfg.BatchSize, bytes: cfg.BatchBytes, linger: cfg.FlushInterval, dlq: &deadLetter{path: cfg.DeadLetterFile, output: cfg.Name},
+		batch: cfg.BatchSize, bytes: cfg.BatchBytes, linger: cfg.FlushInterval, flights: cfg.InFlight, dlq: &deadLetter{path: cfg.DeadLetterFile, output: cfg.Name},
 		logger: logger.With("component", "shipper", "output", cfg.Name), m: m, rnd: defaultRand, sleep: sleepCtx}, nil
 }
 
@@ -140,39 +152,105 @@ func (o *Output) enqueueRaw(ctx context.Context, data [][]byte) error {
 // Run delivers spooled records until ctx ends; it returns nil then, leaving what is not yet
 // delivered in the spool for the next start. It is the only place where lanner retries: a
 // batch is acknowledged (removed from the spool) only when every record in it was delivered,
-// found already delivered, or dead-lettered.
+// found already delivered, or dead-lettered, and only after every batch before it was.
+//
+// One goroutine reads batches ahead from the spool, InFlight goroutines deliver them, and this
+// one acknowledges them in spool order.
 func (o *Output) Run(ctx context.Context) error {
-	for {
-		entries, err := o.q.Read(ctx, o.batch, o.bytes)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("output %s: read spool: %w", o.name, err)
-		}
-		if len(entries) < o.batch && o.linger > 0 {
-			// A partial batch: give the producer a moment to fill it. Read does not consume,
-			// so reading again returns the same records and what arrived meanwhile.
-			if o.sleep(ctx, o.linger) != nil {
-				return nil
-			}
-			if entries, err = o.q.Read(ctx, o.batch, o.bytes); err != nil {
-				if ctx.Err() != nil || errors.Is(err, spool.ErrClosed) {
-					return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type flight struct {
+		seq     int
+		entries []spool.Entry
+		err     error
+	}
+	batches := make(chan *flight)
+	done := make(chan *flight, o.flights)
+	var wg sync.WaitGroup
+	var readErr error
+	wg.Go(func() { // reader
+		defer close(batches)
+		var next uint64
+		for seq := 0; ; seq++ {
+			entries, err := o.read(ctx, next)
+			if err != nil {
+				if ctx.Err() == nil && !errors.Is(err, spool.ErrClosed) {
+					readErr = err
+					cancel()
 				}
-				return fmt.Errorf("output %s: read spool: %w", o.name, err)
+				return
+			}
+			next = entries[len(entries)-1].Index + 1
+			select {
+			case batches <- &flight{seq: seq, entries: entries}:
+			case <-ctx.Done():
+				return
 			}
 		}
-		if err := o.deliver(ctx, entries); err != nil {
-			if ctx.Err() != nil {
-				return nil
+	})
+	for range o.flights { // senders
+		wg.Go(func() {
+			for f := range batches {
+				f.err = o.deliver(ctx, f.entries)
+				done <- f
+				if f.err != nil {
+					return
+				}
 			}
-			return err
-		}
-		if err := o.q.Ack(entries[len(entries)-1].Index); err != nil {
-			return fmt.Errorf("output %s: acknowledge: %w", o.name, err)
+		})
+	}
+	// Acknowledge in order.
+	var ackErr error
+	finished := map[int]*flight{}
+	want := 0
+loop:
+	for {
+		select {
+		case f := <-done:
+			if f.err != nil {
+				break loop // ctx ended mid-delivery: leave the batch in the spool
+			}
+			finished[f.seq] = f
+			for g, ok := finished[want]; ok; g, ok = finished[want] {
+				delete(finished, want)
+				want++
+				if err := o.q.Ack(g.entries[len(g.entries)-1].Index); err != nil {
+					ackErr = fmt.Errorf("output %s: acknowledge: %w", o.name, err)
+					break loop
+				}
+			}
+		case <-ctx.Done():
+			break loop
 		}
 	}
+	cancel()
+	go func() { // let senders blocked on done finish
+		for range done {
+		}
+	}()
+	wg.Wait()
+	close(done)
+	if ackErr != nil {
+		return ackErr
+	}
+	if readErr != nil {
+		return fmt.Errorf("output %s: read spool: %w", o.name, readErr)
+	}
+	return nil
+}
+
+// read returns the next batch from index next, waiting up to FlushInterval for a full one.
+func (o *Output) read(ctx context.Context, next uint64) ([]spool.Entry, error) {
+	entries, err := o.q.ReadFrom(ctx, next, o.batch, o.bytes)
+	if err != nil || len(entries) >= o.batch || o.linger <= 0 {
+		return entries, err
+	}
+	// A partial batch: give the producer a moment to fill it. Reading does not consume, so
+	// reading again returns the same records and what arrived meanwhile.
+	if err := o.sleep(ctx, o.linger); err != nil {
+		return nil, err
+	}
+	return o.q.ReadFrom(ctx, next, o.batch, o.bytes)
 }
 
 // deliver sends entries until none is left to retry, or ctx ends (error).
@@ -180,6 +258,10 @@ func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
 	batch := make(Batch, 0, len(entries))
 	raw := make([][]byte, 0, len(entries))
 	for _, e := range entries {
+		if e.Err != nil {
+			o.deadLetter([]dlqItem{{raw: e.Data, reason: "damaged spool record: " + e.Err.Error()}}, reasonUndecodable)
+			continue
+		}
 		r, err := UnmarshalRecord(e.Data)
 		if err != nil {
 			// Written by a lanner this one cannot read (or damaged past the CRC): keep it for a

@@ -233,3 +233,12 @@ func (c Config) IndexPatternForDocs() string { return c.pattern() }
 
 // ilm reports whether a lifecycle policy is wanted (ilm_policy: none turns it off).
 func (c Config) ilm() bool { return c.ILMPolicy != "" && c.ILMPolicy != "none" }
+
+// OutputConfig returns the generic output settings this configuration implies: batches of
+// batch_size alerts (at most flush_bytes of spooled payload), a flush_interval linger, and
+// `concurrency` batches in delivery at once. name, filter and dead-letter file are the caller's.
+func (c Config) OutputConfig(name string) shippers.OutputConfig {
+	c = c.WithDefaults()
+	return shippers.OutputConfig{Name: name, BatchSize: c.BatchSize, BatchBytes: int64(c.FlushBytes),
+		FlushInterval: c.FlushInterval, InFlight: c.Concurrency}
+}

@@ -204,7 +204,7 @@ func dedot(m map[string]string) map[string]string {
 
 // Document returns the ECS document of r, as JSON.
 func Document(r *shippers.Record) ([]byte, error) {
-	return json.Marshal(document(r))
+	return appendJSON(make([]byte, 0, 2048), document(r)), nil
 }
 
 func document(r *shippers.Record) obj {

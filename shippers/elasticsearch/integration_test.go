@@ -121,8 +121,10 @@ func newPipeline(t testing.TB, dir string, cfg Config, reg prometheus.Registerer
 		t.Fatal(err)
 	}
 	dead := filepath.Join(dir, "deadletter.jsonl")
-	o, err := shippers.NewOutput(shippers.OutputConfig{Name: "es", BatchSize: cfg.WithDefaults().BatchSize,
-		Backoff: shippers.BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second}, DeadLetterFile: dead}, q, s, nil, reg)
+	oc := cfg.OutputConfig("es")
+	oc.Backoff = shippers.BackoffConfig{Initial: 100 * time.Millisecond, Max: time.Second}
+	oc.DeadLetterFile = dead
+	o, err := shippers.NewOutput(oc, q, s, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}

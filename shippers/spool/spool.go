@@ -313,6 +313,9 @@ type Entry struct {
 	// Index is the record's position in the spool; acknowledge through the last one read.
 	Index uint64
 	Data  []byte
+	// Err is set on a damaged record handed out only so that it can be acknowledged in
+	// order (see ReadFrom); Data then holds its raw bytes.
+	Err error
 }
 
 // Read returns up to max records (and at most maxBytes of payload, but always at least one)
@@ -321,6 +324,14 @@ type Entry struct {
 // that fails its checksum or cannot be read is moved to corrupt/ and counted, and is not
 // returned.
 func (s *Spool) Read(ctx context.Context, max int, maxBytes int64) ([]Entry, error) {
+	return s.ReadFrom(ctx, 0, max, maxBytes)
+}
+
+// ReadFrom is Read starting at index from (or at the front, when from is before it), so that a
+// worker can read ahead of batches it has not acknowledged yet. A damaged record that is not
+// at the front is returned with Err set (and counted, and copied into corrupt/): it cannot be
+// cut out of the middle of the log, so the worker disposes of it and acknowledges it in order.
+func (s *Spool) ReadFrom(ctx context.Context, from uint64, max int, maxBytes int64) ([]Entry, error) {
 	if max <= 0 {
 		max = 1
 	}
@@ -330,8 +341,8 @@ func (s *Spool) Read(ctx context.Context, max int, maxBytes int64) ([]Entry, err
 		if s.closed {
 			return nil, ErrClosed
 		}
-		if s.next > s.first {
-			out, err := s.readLocked(max, maxBytes)
+		if s.next > max64(from, s.first) {
+			out, err := s.readLocked(max64(from, s.first), max, maxBytes)
 			if err != nil || len(out) > 0 {
 				return out, err
 			}
@@ -349,10 +360,17 @@ func (s *Spool) Read(ctx context.Context, max int, maxBytes int64) ([]Entry, err
 	}
 }
 
-func (s *Spool) readLocked(max int, maxBytes int64) ([]Entry, error) {
+func max64(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func (s *Spool) readLocked(from uint64, max int, maxBytes int64) ([]Entry, error) {
 	var out []Entry
 	var total int64
-	for i := s.first; i < s.next && len(out) < max; i++ {
+	for i := from; i < s.next && len(out) < max; i++ {
 		raw, err := s.log.Read(i)
 		var data []byte
 		if err == nil {
@@ -366,12 +384,16 @@ func (s *Spool) readLocked(max int, maxBytes int64) ([]Entry, error) {
 		}
 		if err != nil {
 			if len(out) > 0 {
-				break // hand over what is good; the bad one becomes the front next time
+				break // hand over what is good; the bad one comes first next time
 			}
-			if qerr := s.quarantineLocked(i, raw, err); qerr != nil {
-				return nil, qerr
+			if i == s.first {
+				if qerr := s.quarantineLocked(i, raw, err); qerr != nil {
+					return nil, qerr
+				}
+				continue
 			}
-			continue
+			s.saveCorruptLocked(i, raw, err)
+			return []Entry{{Index: i, Data: raw, Err: err}}, nil
 		}
 		if len(out) > 0 && maxBytes > 0 && total+int64(len(data)) > maxBytes {
 			break
@@ -382,9 +404,8 @@ func (s *Spool) readLocked(max int, maxBytes int64) ([]Entry, error) {
 	return out, nil
 }
 
-// quarantineLocked moves the unreadable record at the front (index i) into corrupt/ with the
-// reason, and removes it from the log.
-func (s *Spool) quarantineLocked(i uint64, raw []byte, why error) error {
+// saveCorruptLocked copies a damaged record into corrupt/ and counts it.
+func (s *Spool) saveCorruptLocked(i uint64, raw []byte, why error) string {
 	dir := filepath.Join(s.dir, "corrupt")
 	path := filepath.Join(dir, fmt.Sprintf("record-%020d-%d", i, time.Now().UnixNano()))
 	if err := os.MkdirAll(dir, 0o750); err == nil {
@@ -394,6 +415,13 @@ func (s *Spool) quarantineLocked(i uint64, raw []byte, why error) error {
 	}
 	s.m.corrupt.Inc()
 	s.logger.Error("corrupt record moved aside", "index", i, "reason", why, "path", path)
+	return path
+}
+
+// quarantineLocked moves the unreadable record at the front (index i) into corrupt/ with the
+// reason, and removes it from the log.
+func (s *Spool) quarantineLocked(i uint64, raw []byte, why error) error {
+	s.saveCorruptLocked(i, raw, why)
 	if err := s.truncateLocked(i + 1); err != nil {
 		return fmt.Errorf("spool: drop corrupt record %d: %w", i, err)
 	}
