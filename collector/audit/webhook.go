@@ -57,8 +57,9 @@ type WebhookConfig struct {
 	// AllowUnauthenticated accepts every request. Only for tests and for a listener that only
 	// the API server can reach; it must be set explicitly.
 	AllowUnauthenticated bool
-	// RetryAfter is the delay a saturated webhook asks the API server to wait (503 with
-	// Retry-After; the API server's webhook backend retries such answers with backoff).
+	// RetryAfter is the delay a saturated webhook asks a client to wait (503 with Retry-After).
+	// kube-apiserver's audit backend resends on its own fixed backoff
+	// (--audit-webhook-initial-backoff) whatever the header says; other senders honour it.
 	// Default DefaultRetryAfter.
 	RetryAfter time.Duration
 	// EnqueueWait is how long a request waits for room in the pipeline's queue before it is
@@ -75,8 +76,11 @@ const (
 
 // Webhook is the http.Handler of the audit endpoint: it authenticates the API server, bounds
 // and decodes the body with Decode, and hands the events to the pipeline's queue. Every request
-// gets an answer the API server can act on: 200 accepted, 4xx with the reason (not retried),
-// 503 with Retry-After when the queue is full (retried). An event is never dropped silently.
+// gets an answer that says what happened: 200 when its events are queued, 4xx with the reason,
+// 503 with Retry-After when the queue is full. The API server's webhook backend resends a batch
+// after any error answer (five tries, 10 s initial backoff by default) and then drops it with an
+// error in its own log and metrics; lanner counts every event it refused, so an event is never
+// dropped silently on either side.
 type Webhook struct {
 	cfg       WebhookConfig
 	tokenHash [sha256.Size]byte
@@ -164,7 +168,7 @@ func (w *Webhook) initMetrics(reg prometheus.Registerer, out chan<- Batch) error
 	})
 	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lanner_audit_events_rejected_total",
-		Help: "Audit events the webhook did not queue, by reason: malformed (answered 400, not retried by the API server), saturated (answered 503, retried by the API server).",
+		Help: "Audit events the webhook did not queue, by reason: malformed (bad items; a wholly bad body is answered 400), saturated (answered 503; the API server resends the batch).",
 	}, []string{"reason"})
 	w.m.received = received
 	w.m.malformed = rejected.WithLabelValues(reasonMalformed)
@@ -251,10 +255,13 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) (int, string) {
 	}
 	w.m.received.Add(float64(len(events)))
 	if derr != nil {
-		// The good items are queued; the bad ones cannot get better by a retry, so the API
-		// server gets a 400 that it logs, naming them, instead of a 200 that would hide them.
+		// Some items of a list were bad and the rest is queued. The answer must be 200: the
+		// API server's audit webhook backend resends a batch after any error status
+		// (k8s.io/apiserver plugin/pkg/audit/webhook retries on every error), which would queue
+		// the good events again, while the bad ones would fail again. The bad items are logged
+		// and counted instead.
 		w.m.malformed.Add(float64(countErrors(derr)))
-		return http.StatusBadRequest, fmt.Sprintf("queued %d events; skipped malformed items: %v", len(events), derr)
+		w.log.Warn("skipped malformed audit events", "queued", len(events), "skipped", countErrors(derr), "reason", derr.Error(), "remote", r.RemoteAddr)
 	}
 	return http.StatusOK, ""
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // FuzzWebhookBody sends arbitrary bodies to the webhook handler. It must never panic, answer
-// only 200, 400 or 413, queue exactly what Decode accepts, and give a reason with every 400.
+// only 200, 400 or 413, queue exactly what Decode accepts (200 whenever that is something), and
+// give a reason with every 400.
 func FuzzWebhookBody(f *testing.F) {
 	f.Add([]byte(oneEvent))
 	f.Add([]byte(`{"kind":"EventList","items":[]}`))
@@ -46,11 +47,11 @@ func FuzzWebhookBody(f *testing.F) {
 		want, derr := audit.Decode(body)
 		switch rec.Code {
 		case http.StatusOK:
-			if derr != nil || queued != len(want) {
+			if (derr != nil && len(want) == 0) || queued != len(want) {
 				t.Fatalf("200 but Decode says %d events, %v; %d queued", len(want), derr, queued)
 			}
 		case http.StatusBadRequest:
-			if derr == nil || queued != len(want) || strings.TrimSpace(rec.Body.String()) == "" {
+			if derr == nil || len(want) != 0 || queued != 0 || strings.TrimSpace(rec.Body.String()) == "" {
 				t.Fatalf("400 %q: Decode %d events, %v; %d queued", rec.Body.String(), len(want), derr, queued)
 			}
 		case http.StatusRequestEntityTooLarge:

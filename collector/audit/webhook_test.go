@@ -262,7 +262,9 @@ func TestWebhookAnswers(t *testing.T) {
 		{name: "invalid JSON", body: `{"kind":"EventList","items":[`, code: 400, inBody: "invalid JSON"},
 		{name: "not audit", body: `{"kind": 0}`, code: 400, inBody: "not a k8s audit Event"},
 		{name: "no time", body: `{"kind":"Event","auditID":"x"}`, code: 400, inBody: "no event time"},
-		{name: "partly malformed", body: partial, code: 400, inBody: "queued 2 events; skipped malformed items: items[1]", queued: 2},
+		// The good items are queued and the answer is 200: the API server resends a batch
+		// after any error, which would queue the good ones twice.
+		{name: "partly malformed", body: partial, code: 200, queued: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			method := tc.method
