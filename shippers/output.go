@@ -20,6 +20,7 @@ import (
 type Queue interface {
 	Append(ctx context.Context, records ...[]byte) error
 	ReadFrom(ctx context.Context, from uint64, max int, maxBytes int64) ([]spool.Entry, error)
+	WaitFor(ctx context.Context, from uint64, n int) error
 	Ack(through uint64) error
 	Close() error
 }
@@ -36,8 +37,9 @@ type OutputConfig struct {
 	BatchSize int `yaml:"batch_size"`
 	// BatchBytes is the most payload bytes handed to one Send (default 5 MiB).
 	BatchBytes int64 `yaml:"batch_bytes"`
-	// FlushInterval: when fewer than BatchSize records wait, the worker waits this long for
-	// more before sending, so a trickle of alerts makes few requests (0: send at once).
+	// FlushInterval: when fewer than BatchSize records wait, the worker waits up to this long
+	// for the batch to fill before sending, so a trickle of alerts makes few requests (0: send
+	// at once).
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// InFlight is how many batches may be in delivery at once (default 1). More keep a
 	// destination busy while the next batch is read and encoded; acknowledgements stay in
@@ -245,9 +247,16 @@ func (o *Output) read(ctx context.Context, next uint64) ([]spool.Entry, error) {
 	if err != nil || len(entries) >= o.batch || o.linger <= 0 {
 		return entries, err
 	}
-	// A partial batch: give the producer a moment to fill it. Reading does not consume, so
-	// reading again returns the same records and what arrived meanwhile.
-	if err := o.sleep(ctx, o.linger); err != nil {
+	// A partial batch: give the producer up to the flush interval to fill it (a fast producer
+	// fills it at once). Reading does not consume, so reading again returns the same records
+	// and what arrived meanwhile.
+	wctx, cancel := context.WithTimeout(ctx, o.linger)
+	err = o.q.WaitFor(wctx, next, o.batch)
+	cancel()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
 	return o.q.ReadFrom(ctx, next, o.batch, o.bytes)

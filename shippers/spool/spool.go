@@ -469,3 +469,28 @@ func (s *Spool) DroppedCounter() prometheus.Counter {
 
 // CorruptCounter returns lanner_spool_corrupt_records_total of this spool.
 func (s *Spool) CorruptCounter() prometheus.Counter { return s.m.corrupt }
+
+// WaitFor returns once at least n records are held from index from on (or the front), when ctx
+// ends (its error), or when the spool closes: a worker with a partial batch uses it to wait,
+// up to its flush interval, for the batch to fill.
+func (s *Spool) WaitFor(ctx context.Context, from uint64, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closed {
+			return ErrClosed
+		}
+		if s.next >= max64(from, s.first)+uint64(n) {
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+			s.mu.Lock()
+		case <-ctx.Done():
+			s.mu.Lock()
+			return ctx.Err()
+		}
+	}
+}
