@@ -20,7 +20,7 @@ FUZZ_TARGETS := \
 	./collector/alert:FuzzNewFormatter \
 	./collector/replay:FuzzReader
 
-.PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf bench-bpf
+.PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf integration bench-bpf
 
 all: build
 
@@ -50,7 +50,7 @@ bench-bpf: deps bpf
 	$(GO) test -tags lannerbpf -run '^$$' -bench . -benchtime 1x ./collector/capture/
 
 # test: unit tests, then short fuzz runs of the parsers.
-test: deps lint unit fuzz
+test: deps lint unit fuzz integration
 
 unit:
 	$(GO) test -count=1 ./...
@@ -66,6 +66,21 @@ fuzz:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/...
+	@$(call with_stack,$(GO) test -tags integration -run '^$$$$' -bench ShipLocalNode -benchtime 5x ./shippers/elasticsearch/)
+
+# integration: the shippers' integration tests (-tags integration) against the real local stack
+# (deploy/local: Elasticsearch, Forward server). In CI (CI=true) a missing node fails them.
+integration: deps
+	@$(call with_stack,$(GO) test -count=1 -timeout 20m -tags integration ./shippers/...)
+
+# with_stack runs $(1) with the local stack up: it starts the stack when it is not running and
+# stops it afterwards only if it started it (a developer's running stack is left alone).
+define with_stack
+set -e; started=; \
+if ! deploy/local/stack.sh status >/dev/null 2>&1; then started=1; deploy/local/stack.sh up; fi; \
+eval "$$(deploy/local/stack.sh env)"; rc=0; $(1) || rc=$$?; \
+if [ -n "$$started" ]; then deploy/local/stack.sh down || true; fi; exit $$rc
+endef
 
 lint: deps
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
