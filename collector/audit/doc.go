@@ -4,4 +4,10 @@
 //
 // Decoding is shared by the webhook source and by replay, so both accept exactly the same input:
 // one Event, one EventList, or a JSON array of either, like Falco's k8saudit plugin.
+//
+// Webhook is the HTTPS endpoint the API server's audit webhook backend posts to (/k8s-audit):
+// it authenticates the API server (bearer token or client certificate), bounds the body, and
+// hands each request's events to a bounded queue the run command drains into the engine,
+// answering 503 with Retry-After when the queue is full. Server is its TLS listener. See
+// docs/kubernetes-audit.md.
 package audit
