@@ -18,7 +18,8 @@ FUZZ_TARGETS := \
 	./collector/engine:FuzzLoad \
 	./collector/capture:FuzzDecode \
 	./collector/alert:FuzzNewFormatter \
-	./collector/replay:FuzzReader
+	./collector/replay:FuzzReader \
+	./collector/audit:FuzzWebhookBody
 
 .PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf integration bench-bpf
 
@@ -65,7 +66,7 @@ fuzz:
 	done
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/... ./enrich/...
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench ShipLocalNode -benchtime 5x ./shippers/elasticsearch/)
 
 # integration: the shippers' integration tests (-tags integration) against the real local stack
