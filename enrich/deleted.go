@@ -32,13 +32,10 @@ func (d *deletedPods) add(snap *snapshot, ids []string, now time.Time) {
 	d.expire(now)
 	e := &deletedEntry{at: now, snap: snap}
 	for _, id := range ids {
-		for _, k := range containerKeys(id) {
-			if old := d.byKey[k]; old != nil {
-				d.drop(old)
-			}
-			e.keys = append(e.keys, k)
-		}
+		e.keys = append(e.keys, containerKeys(id)...)
 	}
+	// A key retired again points at the newer snapshot; the older entry keeps its other keys
+	// (drop only removes the keys an entry still owns).
 	for _, k := range e.keys {
 		d.byKey[k] = e
 	}
