@@ -402,7 +402,7 @@ func TestIntegrationOutage(t *testing.T) {
 		t.Logf("es.sh %s: %s", cmd, bytes.TrimSpace(out))
 	}
 	es("start")
-	t.Cleanup(func() { es("stop") })
+	t.Cleanup(func() { es("wipe") }) // stop the node and delete its data: nothing of this test outlives it
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ds := randName("logs-lanner.alerts-outage")
 	run := ds[len(ds)-8:]
