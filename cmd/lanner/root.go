@@ -26,5 +26,6 @@ and ships enriched alerts to Elasticsearch, Fluentd and other outputs.`,
 	root.AddCommand(newRulesCmd())
 	root.AddCommand(newReplayCmd())
 	root.AddCommand(newESCmd())
+	root.AddCommand(newRunCmd())
 	return root
 }

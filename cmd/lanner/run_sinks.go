@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/collector/config"
+	"github.com/lannersec/lanner/collector/engine"
+	"github.com/lannersec/lanner/shippers"
+	"github.com/lannersec/lanner/shippers/elasticsearch"
+	"github.com/lannersec/lanner/shippers/spool"
+)
+
+// alertSink is one destination of alerts. Write is called for every alert, from the syscall
+// and the audit goroutines, serialized by the alertRouter; it must not keep a past its return
+// unless it copies what it needs. A sink that forwards to a remote destination stores the alert
+// durably in Write and delivers it from its own goroutine (Run), so a slow destination never
+// stalls capture beyond what its overflow policy says.
+type alertSink interface {
+	Name() string
+	Write(ctx context.Context, a *alert.Alert, r *engine.Rule) error
+	// Run delivers until ctx ends (nil at once for sinks that write synchronously).
+	Run(ctx context.Context) error
+	// Flush pushes what Write buffered; called at shutdown, after the sources stopped.
+	Flush() error
+	Close() error
+}
+
+// alertRouter hands every alert to each sink and counts it. The lock serializes the two
+// producers (syscall and audit); alerts are rare next to events, so it is never contended.
+type alertRouter struct {
+	mu     sync.Mutex
+	sinks  []alertSink
+	log    *slog.Logger
+	alerts *prometheus.CounterVec
+	failed *prometheus.CounterVec
+}
+
+func (r *alertRouter) emit(ctx context.Context, a *alert.Alert, rule *engine.Rule) {
+	r.alerts.WithLabelValues(a.Rule, a.Priority.String(), a.Source.String()).Inc()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sinks {
+		if err := s.Write(ctx, a, rule); err != nil {
+			r.failed.WithLabelValues(s.Name()).Inc()
+			r.log.Error("alert output failed", "output", s.Name(), "rule", a.Rule, "err", err)
+		}
+	}
+}
+
+// stdoutSink writes Falco JSON lines (json_output) or Falco text lines, one write per alert
+// so a terminal or a pipe sees each alert as it happens.
+type stdoutSink struct {
+	w    *bufio.Writer
+	json bool
+	buf  []byte
+}
+
+func newStdoutSink(w io.Writer, json bool) *stdoutSink {
+	return &stdoutSink{w: bufio.NewWriterSize(w, 64<<10), json: json}
+}
+
+func (s *stdoutSink) Name() string { return "stdout" }
+
+func (s *stdoutSink) Write(_ context.Context, a *alert.Alert, _ *engine.Rule) error {
+	if s.json {
+		s.buf = a.AppendJSON(s.buf[:0])
+	} else {
+		s.buf = append(s.buf[:0], a.TextLine()...)
+	}
+	s.buf = append(s.buf, '\n')
+	if _, err := s.w.Write(s.buf); err != nil {
+		return err
+	}
+	return s.w.Flush()
+}
+
+func (s *stdoutSink) Run(context.Context) error { return nil }
+func (s *stdoutSink) Flush() error              { return s.w.Flush() }
+func (s *stdoutSink) Close() error              { return s.w.Flush() }
+
+// fanoutSink is the shippers' fan-out: each output has its own durable spool and worker
+// (shippers.Output), so this sink's Write only appends to spools. Outputs other than
+// Elasticsearch (Fluentd...) plug in by adding a *shippers.Output to the fan-out.
+type fanoutSink struct {
+	f *shippers.Fanout
+}
+
+func (s *fanoutSink) Name() string { return "shippers" }
+
+func (s *fanoutSink) Write(ctx context.Context, a *alert.Alert, r *engine.Rule) error {
+	desc, file := "", ""
+	if r != nil {
+		desc, file = r.Desc, filepath.Base(r.File)
+	}
+	return s.f.Enqueue(ctx, shippers.NewRecord(a, desc, file))
+}
+
+func (s *fanoutSink) Run(ctx context.Context) error { return s.f.Run(ctx) }
+
+// Flush has nothing to do: Write returned only once every spool had the alert; what the
+// workers did not deliver before shutdown is delivered after the next start.
+func (s *fanoutSink) Flush() error { return nil }
+func (s *fanoutSink) Close() error { return s.f.Close() }
+
+// newShipperOutputs builds the configured remote outputs (today Elasticsearch). It returns nil
+// when none is enabled.
+func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*fanoutSink, error) {
+	var outs []*shippers.Output
+	closeAll := func() {
+		for _, o := range outs {
+			_ = o.Close()
+		}
+	}
+	if es := cfg.Elasticsearch; es.Enabled {
+		o, err := newESOutput(es, log, reg)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+	}
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	f, err := shippers.NewFanout(outs...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &fanoutSink{f: f}, nil
+}
+
+func newESOutput(es config.Elasticsearch, log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {
+	const name = "elasticsearch"
+	ecfg := es.Config.WithDefaults()
+	if err := os.MkdirAll(es.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("elasticsearch output: spool directory: %w", err)
+	}
+	sp, err := spool.Open(es.SpoolDir, spool.Options{Name: name, MaxBytes: es.SpoolMaxBytes,
+		Overflow: spool.Policy(es.Overflow)}, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch output: %w", err)
+	}
+	sh, err := elasticsearch.New(ecfg, log, reg)
+	if err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	ocfg := ecfg.OutputConfig(name)
+	ocfg.Filter = es.Filter
+	ocfg.DeadLetterFile = es.DeadLetterFile
+	if ocfg.DeadLetterFile == "" {
+		ocfg.DeadLetterFile = filepath.Join(es.SpoolDir, "deadletter.jsonl")
+	}
+	o, err := shippers.NewOutput(ocfg, sp, sh, log, reg)
+	if err != nil {
+		_ = sp.Close()
+		_ = sh.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// closeSinks flushes then closes every sink, returning every error.
+func closeSinks(sinks []alertSink) error {
+	var errs []error
+	for _, s := range sinks {
+		if err := s.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: flush: %w", s.Name(), err))
+		}
+	}
+	for _, s := range sinks {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: close: %w", s.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,211 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a configuration problem, located in the file when it came from one.
+type Error struct {
+	File string // "" when the value came from a flag or a default
+	Line int    // 0 when unknown
+	Key  string // dotted key, when known
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem of one configuration; Error prints one per line.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// File is a parsed configuration file: where each key was written, for error messages.
+type File struct {
+	Name  string
+	lines map[string]int
+}
+
+// Line returns the line of key (dotted) in the file, or of its closest enclosing block; 0 when
+// the file does not set it.
+func (f *File) Line(key string) int {
+	if f == nil {
+		return 0
+	}
+	for k := key; k != ""; {
+		if l, ok := f.lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} with the environment variable NAME. Values never hold a newline
+// here (they would shift line numbers), and an unset variable is an error rather than "".
+func expandEnv(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
+	var missing []string
+	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
+		name := string(m[2 : len(m)-1])
+		v, ok := getenv(name)
+		if !ok {
+			missing = append(missing, name)
+			return m
+		}
+		return []byte(strings.NewReplacer("\n", " ", "\r", " ").Replace(v))
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variable ${%s} is not set", strings.Join(missing, "}, ${"))
+	}
+	return out, nil
+}
+
+// Parse decodes data (the contents of file name) over cfg, strictly: an unknown key or a value of
+// the wrong type is an *Error with the file and line.
+func Parse(name string, data []byte, cfg *Config, getenv func(string) (string, bool)) (*File, error) {
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	data, err := expandEnv(data, getenv)
+	if err != nil {
+		return nil, &Error{File: name, Msg: err.Error()}
+	}
+	f := &File{Name: name, lines: map[string]int{}}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err)
+	}
+	if len(root.Content) == 0 { // empty file: the defaults
+		return f, nil
+	}
+	collectLines(root.Content[0], "", f.lines)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(name, err)
+	}
+	return f, nil
+}
+
+// collectLines records the line of every mapping key under n.
+func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		lines[key] = k.Line
+		collectLines(n.Content[i+1], key, lines)
+	}
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError turns yaml.v3's errors ("line 7: field colour not found in type config.Log") into
+// FILE:LINE errors that name the key as the user wrote it.
+func yamlError(file string, err error) error {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var out Errors
+	for _, m := range msgs {
+		e := &Error{File: file, Msg: m}
+		if g := yamlLine.FindStringSubmatch(m); g != nil {
+			e.Line, _ = strconv.Atoi(g[1])
+			e.Msg = g[2]
+			if f, ok := strings.CutPrefix(e.Msg, "field "); ok {
+				if name, _, ok := strings.Cut(f, " not found in type"); ok {
+					e.Msg = "unknown key " + strconv.Quote(name)
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
+}
+
+// Load returns the configuration of file path (Default when path is ""), with the overrides
+// applied and validated. Every problem is reported, each as FILE:LINE: key: what is wrong.
+func Load(path string, ov *Overrides) (*Config, error) {
+	cfg := Default()
+	var f *File
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &Error{File: path, Msg: err.Error()}
+		}
+		f, err = Parse(path, data, &cfg, nil)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if ov != nil {
+		if err := ov.Apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if ps := cfg.Validate(); len(ps) > 0 {
+		return nil, locate(ps, f, ov)
+	}
+	return &cfg, nil
+}
+
+// locate places each problem: in the flag that set the key, else in the file, else plainly.
+func locate(ps []Problem, f *File, ov *Overrides) Errors {
+	var out Errors
+	for _, p := range ps {
+		e := &Error{Key: p.Key, Msg: p.Msg}
+		if flag := ov.changedFlag(p.Key); flag != "" {
+			e.Msg += " (set by --" + flag + ")"
+		} else if f != nil {
+			e.File, e.Line = f.Name, f.Line(p.Key)
+		}
+		out = append(out, e)
+	}
+	return out
+}
