@@ -104,10 +104,23 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	return json.Marshal(&w)
 }
 
+// wireRecordIn is wireRecord for reading: the alert is decoded in the same pass.
+type wireRecordIn struct {
+	V               int       `json:"v"`
+	ID              string    `json:"id"`
+	Alert           falcoJSON `json:"alert"`
+	Message         string    `json:"message"`
+	K8s             *wireK8s  `json:"k8s"`
+	RuleDescription string    `json:"rule_description"`
+	Ruleset         string    `json:"ruleset"`
+}
+
 // UnmarshalRecord reads the spooled form written by MarshalBinary.
 func UnmarshalRecord(data []byte) (*Record, error) {
-	var w wireRecord
-	if err := json.Unmarshal(data, &w); err != nil {
+	var w wireRecordIn
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
 	if w.V != recordVersion {
@@ -116,7 +129,7 @@ func UnmarshalRecord(data []byte) (*Record, error) {
 	if w.ID == "" {
 		return nil, errors.New("record: no id")
 	}
-	a, err := ParseFalcoJSON(w.Alert)
+	a, err := w.Alert.alert()
 	if err != nil {
 		return nil, fmt.Errorf("record %s: %w", w.ID, err)
 	}
@@ -151,6 +164,16 @@ func ParseFalcoJSON(data []byte) (*alert.Alert, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("falco alert: %w", err)
 	}
+	a, err := f.alert()
+	if err != nil {
+		return nil, err
+	}
+	a.Message = messageOf(f.Output, a.Priority)
+	return a, nil
+}
+
+// alert converts a decoded Falco JSON alert (numbers as json.Number).
+func (f *falcoJSON) alert() (*alert.Alert, error) {
 	if f.Rule == "" {
 		return nil, errors.New("falco alert: no rule")
 	}
@@ -169,10 +192,8 @@ func ParseFalcoJSON(data []byte) (*alert.Alert, error) {
 	for k, v := range f.OutputFields {
 		f.OutputFields[k] = fromJSONNumber(v)
 	}
-	a := &alert.Alert{Time: t, Rule: f.Rule, Priority: p, Source: src, Tags: f.Tags,
-		Output: f.Output, OutputFields: f.OutputFields, Hostname: f.Hostname}
-	a.Message = messageOf(f.Output, p)
-	return a, nil
+	return &alert.Alert{Time: t, Rule: f.Rule, Priority: p, Source: src, Tags: f.Tags,
+		Output: f.Output, OutputFields: f.OutputFields, Hostname: f.Hostname}, nil
 }
 
 // messageOf strips Falco's "<time>: <Priority> " prefix from an output line.
