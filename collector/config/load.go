@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -207,5 +208,7 @@ func locate(ps []Problem, f *File, ov *Overrides) Errors {
 		}
 		out = append(out, e)
 	}
+	// in file order; problems without a line (flags, defaults) first
+	slices.SortStableFunc(out, func(a, b *Error) int { return a.Line - b.Line })
 	return out
 }
