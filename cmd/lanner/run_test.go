@@ -1,0 +1,244 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// syncBuffer is a bytes.Buffer the collector writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freeAddr returns a 127.0.0.1 address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// waitFor polls cond until it holds or the test's patience (not a timing assertion: only how
+// long to wait before failing) runs out.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRunConfigErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("json_output: true\ncolour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badRules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(badRules, []byte("- rule: x\n  desc: d\n  condition: evt.type = nope\n  output: o\n  priority: WARNING\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown key", []string{"run", "-c", bad}, "bad.yaml:2: unknown key \"colour\""},
+		{"bad flag value", []string{"run", "--log.level", "loud"}, "log.level"},
+		{"unknown flag", []string{"run", "--no-such-flag"}, "unknown flag"},
+		{"missing config", []string{"run", "-c", filepath.Join(dir, "missing.yaml")}, "missing.yaml"},
+		{"rules that do not load", []string{"run", "-r", badRules, "--http.enabled=false"}, "rules do not load"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := newRootCmd()
+			var out, errOut bytes.Buffer
+			root.SetOut(&out)
+			root.SetErr(&errOut)
+			root.SetArgs(c.args)
+			err := root.Execute()
+			var ue *usageError
+			if !errors.As(err, &ue) {
+				t.Fatalf("want a usage error (exit 2), got %v", err)
+			}
+			if !strings.Contains(ue.msg, c.want) {
+				t.Errorf("message %q lacks %q", ue.msg, c.want)
+			}
+		})
+	}
+}
+
+func TestRunHelpHasExampleAndEveryKey(t *testing.T) {
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"run", "--help"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Examples:", "lanner run -c deploy/local/lanner.yaml", "-r, --rules",
+		"--capture.poll-interval", "--elasticsearch.addresses", "--audit.bearer-token-file", "SIGTERM"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// TestRunAuditSource runs the whole command in-process without eBPF: the audit webhook source
+// feeds the engine, alerts reach stdout as Falco JSON, the metrics move, and cancelling (what
+// SIGTERM does) ends it cleanly.
+func TestRunAuditSource(t *testing.T) {
+	events, err := os.ReadFile("../../rules/testdata/lanner_events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var privPod []byte
+	for line := range bytes.Lines(events) {
+		if bytes.Contains(line, []byte(`"auditID":"k-priv-pos"`)) {
+			privPod = bytes.TrimSpace(line)
+		}
+	}
+	if privPod == nil {
+		t.Fatal("the k-priv-pos audit event is not in the testdata")
+	}
+	auditAddr, httpAddr := freeAddr(t), freeAddr(t)
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t.Setenv("LANNER_HOSTNAME", "test-node")
+	root := newRootCmd()
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetArgs([]string{"run", "-r", "../../rules/lanner_rules.yaml", "--capture.enabled=false",
+		"--audit.enabled", "--audit.plaintext", "--audit.allow-unauthenticated", "--audit.listen", auditAddr,
+		"--http.listen", httpAddr})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitFor(t, "/readyz", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
+	waitFor(t, "the webhook to accept", func() bool {
+		resp, err := http.Post("http://"+auditAddr+"/k8s-audit", "application/json", bytes.NewReader(privPod))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook answered %s", resp.Status)
+		}
+		return true
+	})
+	waitFor(t, "the alert on stdout", func() bool { return strings.Contains(stdout.String(), "\n") })
+
+	var a struct {
+		Rule, Priority, Source, Hostname, Output string
+		OutputFields                             map[string]any `json:"output_fields"`
+	}
+	line, _, _ := bufio.NewReader(strings.NewReader(stdout.String())).ReadLine()
+	if err := json.Unmarshal(line, &a); err != nil {
+		t.Fatalf("stdout is not a Falco JSON line: %v: %s", err, line)
+	}
+	checks := []struct{ name, got, want string }{
+		{"rule", a.Rule, "Lanner Privileged Pod Created"},
+		{"priority", a.Priority, "Warning"},
+		{"source", a.Source, "k8s_audit"},
+		{"hostname", a.Hostname, "test-node"},
+		{"ka.user.name", a.OutputFields["ka.user.name"].(string), "kubernetes-admin"},
+		{"ka.target.namespace", a.OutputFields["ka.target.namespace"].(string), "dev"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !strings.Contains(a.Output, "Privileged pod created (user=kubernetes-admin pod=tools ns=dev") {
+		t.Errorf("output = %q", a.Output)
+	}
+
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`lanner_alerts_total{priority="Warning",rule="Lanner Privileged Pod Created",source="k8s_audit"} 1`,
+		`lanner_events_total{source="k8s_audit"} 1`,
+		`lanner_events_dropped_total{reason="buffer"} 0`,
+		"go_goroutines", "process_cpu_seconds_total",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run ended with %v; log:\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+	if !strings.Contains(stderr.String(), "shutting down") {
+		t.Errorf("no shutdown line in the log:\n%s", stderr.String())
+	}
+	if strings.Count(stdout.String(), "\n") != 1 {
+		t.Errorf("want exactly one alert, got:\n%s", stdout.String())
+	}
+}
+
+func TestRunMetricsLint(t *testing.T) {
+	m, err := newRunMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.alerts.WithLabelValues("r", "Warning", "syscall").Inc()
+	problems, err := testutil.GatherAndLint(m.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if strings.HasPrefix(p.Metric, "lanner_") {
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+}
