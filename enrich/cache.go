@@ -122,8 +122,12 @@ type Cache struct {
 	// namespace labels changed.
 	gen, ownerGen, nsGen atomic.Uint64
 
-	mu      sync.Mutex
-	snaps   map[types.UID]*snapshot
+	mu    sync.Mutex
+	snaps map[types.UID]*snapshot
+	// live maps the container keys of every pod the handlers have seen to its last snapshot.
+	// The informer removes a deleted pod from its store (and index) before the delete handler
+	// runs; live keeps the pod resolvable in between, until the handler moves it to deleted.
+	live    map[string]*snapshot
 	deleted *deletedPods
 
 	m *metrics
@@ -146,6 +150,7 @@ func New(client kubernetes.Interface, cfg Config, logger *slog.Logger, reg prome
 		log:     logger.With("component", "enrich"),
 		clock:   cfg.clock,
 		snaps:   map[types.UID]*snapshot{},
+		live:    map[string]*snapshot{},
 		deleted: newDeletedPods(cfg.DeletedPodGrace, cfg.MaxDeletedPods),
 	}
 	transform := trimObject
@@ -169,7 +174,7 @@ func New(client kubernetes.Interface, cfg Config, logger *slog.Logger, reg prome
 	c.jobs = c.clusterFactory.Batch().V1().Jobs().Informer()
 
 	podHandler := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { c.gen.Add(1) },
+		AddFunc:    c.podAdded,
 		UpdateFunc: c.podUpdated,
 		DeleteFunc: c.podDeleted,
 	}
@@ -264,6 +269,14 @@ func (c *Cache) Container(id string) (ContainerMeta, bool) {
 		}
 	}
 	c.mu.Lock()
+	if s := c.live[key]; s != nil {
+		// Deleted from the store, delete handler not run yet.
+		if m, ok := s.find(key, prefix); ok {
+			c.mu.Unlock()
+			c.m.hit.Inc()
+			return m, true
+		}
+	}
 	m, ok := c.deleted.lookup(key, prefix, c.clock.Now())
 	c.mu.Unlock()
 	if ok {
@@ -300,13 +313,43 @@ func (c *Cache) snapshot(p *corev1.Pod) *snapshot {
 	return s
 }
 
+func (c *Cache) podAdded(obj any) {
+	c.gen.Add(1)
+	if p, ok := obj.(*corev1.Pod); ok && c.onNode(p) {
+		c.setLive(c.snapshot(p))
+	}
+}
+
+// setLive points the container keys of s at it.
+func (c *Cache) setLive(s *snapshot) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range s.containers {
+		c.live[k] = s
+	}
+}
+
+// dropLive removes the keys of ids that still point at the pod uid.
+func (c *Cache) dropLive(uid types.UID, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		for _, k := range containerKeys(id) {
+			if s := c.live[k]; s != nil && s.src.UID == uid {
+				delete(c.live, k)
+			}
+		}
+	}
+}
+
 func (c *Cache) podUpdated(oldObj, newObj any) {
 	c.gen.Add(1)
 	oldPod, ok1 := oldObj.(*corev1.Pod)
 	newPod, ok2 := newObj.(*corev1.Pod)
-	if !ok1 || !ok2 {
+	if !ok1 || !ok2 || !c.onNode(newPod) {
 		return
 	}
+	c.setLive(c.snapshot(newPod))
 	// A restarted container gets a new id. The status keeps the previous one in lastState,
 	// but only one generation back: ids that vanish from the status go to the grace cache.
 	kept := map[string]bool{}
@@ -319,6 +362,7 @@ func (c *Cache) podUpdated(oldObj, newObj any) {
 	})
 	if len(gone) > 0 {
 		c.retire(oldPod, gone)
+		c.dropLive(oldPod.UID, gone)
 	}
 }
 
@@ -339,6 +383,7 @@ func (c *Cache) podDeleted(obj any) {
 	var ids []string
 	forEachContainer(p, func(id string, _ *corev1.ContainerStatus) { ids = append(ids, id) })
 	c.retire(p, ids)
+	c.dropLive(p.UID, ids)
 	c.mu.Lock()
 	delete(c.snaps, p.UID)
 	c.mu.Unlock()
