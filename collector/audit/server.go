@@ -58,7 +58,7 @@ func NewServer(cfg ServerConfig, h http.Handler, logger *slog.Logger) (*Server, 
 			return nil, errors.New("audit server: certificates given for a plaintext listener")
 		}
 	} else {
-		tc, err := ServerTLSConfig(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile)
+		tc, err := serverTLSConfig(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("audit server: %w", err)
 		}
@@ -79,19 +79,24 @@ func NewServer(cfg ServerConfig, h http.Handler, logger *slog.Logger) (*Server, 
 }
 
 // ServerTLSConfig loads a server certificate and key (keyFile "" means certFile holds both) and,
-// when clientCAFile is set, the CAs client certificates are verified against.
+// when clientCAFile is set, the CAs client certificates are verified against. The certificate
+// is re-read when its files change (cert-manager or Secret rotation), at the next handshake.
 func ServerTLSConfig(certFile, keyFile, clientCAFile string) (*tls.Config, error) {
+	return serverTLSConfig(certFile, keyFile, clientCAFile, slog.New(slog.DiscardHandler))
+}
+
+func serverTLSConfig(certFile, keyFile, clientCAFile string, log *slog.Logger) (*tls.Config, error) {
 	if certFile == "" {
 		return nil, errors.New("no TLS certificate: set CertFile (and KeyFile), or Plaintext explicitly")
 	}
 	if keyFile == "" {
 		keyFile = certFile
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cf, err := newCertFile(certFile, keyFile, log)
 	if err != nil {
-		return nil, fmt.Errorf("loading the TLS certificate %s: %w", certFile, err)
+		return nil, err
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cf.get}
 	if clientCAFile != "" {
 		pem, err := os.ReadFile(clientCAFile)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +45,9 @@ type WebhookConfig struct {
 	// MaxBodyBytes bounds a request body; larger bodies get 413. Default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// BearerTokenFile holds the token the API server sends as "Authorization: Bearer ..." (the
-	// token of the user in its webhook kubeconfig). Surrounding white space is ignored.
+	// token of the user in its webhook kubeconfig). Surrounding white space is ignored. The file
+	// is re-read when it changes (Secret rotation); a change to an empty or unreadable file
+	// keeps the previous token.
 	BearerTokenFile string
 	// ClientCertAuth accepts a request whose TLS client certificate the server verified
 	// against its client CA (ServerConfig.ClientCAFile).
@@ -82,13 +83,13 @@ const (
 // error in its own log and metrics; lanner counts every event it refused, so an event is never
 // dropped silently on either side.
 type Webhook struct {
-	cfg       WebhookConfig
-	tokenHash [sha256.Size]byte
-	hasToken  bool
-	out       chan<- Batch
-	log       *slog.Logger
-	m         webhookMetrics
-	now       func() time.Time
+	cfg      WebhookConfig
+	token    *tokenFile
+	hasToken bool
+	out      chan<- Batch
+	log      *slog.Logger
+	m        webhookMetrics
+	now      func() time.Time
 }
 
 type webhookMetrics struct {
@@ -126,18 +127,16 @@ func NewWebhook(cfg WebhookConfig, out chan<- Batch, logger *slog.Logger, reg pr
 	if len(cfg.AllowedClientNames) > 0 && !cfg.ClientCertAuth {
 		return nil, errors.New("audit webhook: allowed client names without client certificate authentication")
 	}
-	w := &Webhook{cfg: cfg, out: out, now: time.Now}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Webhook{cfg: cfg, out: out, now: time.Now, log: logger.With("component", "audit-webhook")}
 	if cfg.BearerTokenFile != "" {
-		data, err := os.ReadFile(cfg.BearerTokenFile)
+		tf, err := newTokenFile(cfg.BearerTokenFile, w.log)
 		if err != nil {
-			return nil, fmt.Errorf("audit webhook: reading the bearer token: %w", err)
+			return nil, fmt.Errorf("audit webhook: %w", err)
 		}
-		tok := strings.TrimSpace(string(data))
-		if tok == "" {
-			return nil, fmt.Errorf("audit webhook: bearer token file %s is empty", cfg.BearerTokenFile)
-		}
-		// Comparing hashes keeps the comparison constant-time in the token's length too.
-		w.tokenHash, w.hasToken = sha256.Sum256([]byte(tok)), true
+		w.token, w.hasToken = tf, true
 	}
 	if !w.hasToken && !cfg.ClientCertAuth && !cfg.AllowUnauthenticated {
 		return nil, errors.New("audit webhook: no authentication: set a bearer token file, client certificate authentication, or AllowUnauthenticated explicitly")
@@ -147,10 +146,6 @@ func NewWebhook(cfg WebhookConfig, out chan<- Batch, logger *slog.Logger, reg pr
 			return nil, errors.New("audit webhook: AllowUnauthenticated contradicts the configured authentication")
 		}
 	}
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	w.log = logger.With("component", "audit-webhook")
 	if err := w.initMetrics(reg, out); err != nil {
 		return nil, fmt.Errorf("audit webhook: %w", err)
 	}
@@ -310,7 +305,8 @@ func (w *Webhook) authenticate(rw http.ResponseWriter, r *http.Request) (int, st
 			return http.StatusUnauthorized, "bearer token required"
 		}
 		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-		if subtle.ConstantTimeCompare(sum[:], w.tokenHash[:]) != 1 {
+		want := w.token.current()
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			return http.StatusForbidden, "invalid bearer token"
 		}
 		return 0, ""
