@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lannersec/lanner/collector/alert"
 	"github.com/lannersec/lanner/collector/event"
@@ -62,17 +63,8 @@ func AlertID(a *alert.Alert) string {
 const recordVersion = 1
 
 // The spooled form is JSON: {"v":1,"id":...,"alert":<Falco JSON alert>,"message":...,
-// "k8s":{...},"rule_description":...,"ruleset":...}. The alert is kept exactly as Falco's JSON
+// "rule_description":...,"ruleset":...,"k8s":{...}}. The alert is kept exactly as Falco's JSON
 // encoding writes it, so a spool file can be read with the same tools as Falco's output.
-type wireRecord struct {
-	V               int             `json:"v"`
-	ID              string          `json:"id"`
-	Alert           json.RawMessage `json:"alert"`
-	Message         string          `json:"message,omitempty"`
-	K8s             *wireK8s        `json:"k8s,omitempty"`
-	RuleDescription string          `json:"rule_description,omitempty"`
-	Ruleset         string          `json:"ruleset,omitempty"`
-}
 
 type wireK8s struct {
 	Namespace     string            `json:"namespace,omitempty"`
@@ -86,7 +78,9 @@ type wireK8s struct {
 	Annotations   map[string]string `json:"annotations,omitempty"`
 }
 
-// MarshalBinary returns the spooled form of r.
+// MarshalBinary returns the spooled form of r. It is written by hand, not with encoding/json,
+// because it runs once per alert per output on the collector's hot path; TestRecordRoundTrip
+// and FuzzRecord check it against encoding/json's reading of it.
 func (r *Record) MarshalBinary() ([]byte, error) {
 	if r == nil || r.Alert == nil {
 		return nil, errors.New("record: no alert")
@@ -94,63 +88,127 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	if r.ID == "" {
 		return nil, errors.New("record: no id (build records with NewRecord)")
 	}
-	w := wireRecord{V: recordVersion, ID: r.ID, Alert: r.Alert.AppendJSON(nil),
-		Message: r.Alert.Message, RuleDescription: r.RuleDescription, Ruleset: r.Ruleset}
-	if k := r.Alert.K8s; k != nil {
-		w.K8s = &wireK8s{Namespace: k.Namespace, PodName: k.PodName, PodUID: k.PodUID,
-			NodeName: k.NodeName, ContainerName: k.ContainerName, OwnerKind: k.OwnerKind,
-			OwnerName: k.OwnerName, Labels: k.Labels, Annotations: k.Annotations}
+	b := make([]byte, 0, 1024)
+	b = append(b, `{"v":1,"id":`...)
+	b = appendJSONString(b, r.ID)
+	b = append(b, `,"alert":`...)
+	b = r.Alert.AppendJSON(b)
+	if r.Alert.Message != "" {
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, r.Alert.Message)
 	}
-	return json.Marshal(&w)
+	if r.RuleDescription != "" {
+		b = append(b, `,"rule_description":`...)
+		b = appendJSONString(b, r.RuleDescription)
+	}
+	if r.Ruleset != "" {
+		b = append(b, `,"ruleset":`...)
+		b = appendJSONString(b, r.Ruleset)
+	}
+	if k := r.Alert.K8s; k != nil {
+		kb, err := json.Marshal(&wireK8s{Namespace: k.Namespace, PodName: k.PodName, PodUID: k.PodUID,
+			NodeName: k.NodeName, ContainerName: k.ContainerName, OwnerKind: k.OwnerKind,
+			OwnerName: k.OwnerName, Labels: k.Labels, Annotations: k.Annotations})
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		b = append(b, `,"k8s":`...)
+		b = append(b, kb...)
+	}
+	return append(b, '}'), nil
 }
 
-// wireRecordIn is wireRecord for reading: the alert is decoded in the same pass.
-type wireRecordIn struct {
-	V               int       `json:"v"`
-	ID              string    `json:"id"`
-	Alert           falcoJSON `json:"alert"`
-	Message         string    `json:"message"`
-	K8s             *wireK8s  `json:"k8s"`
-	RuleDescription string    `json:"rule_description"`
-	Ruleset         string    `json:"ruleset"`
+// appendJSONString appends s as a JSON string (encoding/json's escaping, minus its HTML
+// escapes, which JSON does not need).
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i++
+			start = i
+			continue
+		}
+		i += n
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // UnmarshalRecord reads the spooled form written by MarshalBinary.
 func UnmarshalRecord(data []byte) (*Record, error) {
-	var w wireRecordIn
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&w); err != nil {
+	v, err := parseJSON(data)
+	if err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
-	if w.V != recordVersion {
-		return nil, fmt.Errorf("record: unknown version %d (want %d)", w.V, recordVersion)
+	w, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("record: not an object")
 	}
-	if w.ID == "" {
+	if ver, _ := w["v"].(int64); ver != recordVersion {
+		return nil, fmt.Errorf("record: unknown version %v (want %d)", w["v"], recordVersion)
+	}
+	id, _ := w["id"].(string)
+	if id == "" {
 		return nil, errors.New("record: no id")
 	}
-	a, err := w.Alert.alert()
+	am, ok := w["alert"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("record %s: no alert", id)
+	}
+	a, err := alertFromMap(am)
 	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", w.ID, err)
+		return nil, fmt.Errorf("record %s: %w", id, err)
 	}
-	a.Message = w.Message
-	if k := w.K8s; k != nil {
-		a.K8s = &alert.K8sMeta{Namespace: k.Namespace, PodName: k.PodName, PodUID: k.PodUID,
-			NodeName: k.NodeName, ContainerName: k.ContainerName, OwnerKind: k.OwnerKind,
-			OwnerName: k.OwnerName, Labels: k.Labels, Annotations: k.Annotations}
+	a.Message, _ = w["message"].(string)
+	if k, ok := w["k8s"].(map[string]any); ok {
+		s := func(key string) string { v, _ := k[key].(string); return v }
+		m := func(key string) map[string]string {
+			src, _ := k[key].(map[string]any)
+			if len(src) == 0 {
+				return nil
+			}
+			out := make(map[string]string, len(src))
+			for kk, vv := range src {
+				out[kk], _ = vv.(string)
+			}
+			return out
+		}
+		a.K8s = &alert.K8sMeta{Namespace: s("namespace"), PodName: s("pod_name"), PodUID: s("pod_uid"),
+			NodeName: s("node_name"), ContainerName: s("container_name"), OwnerKind: s("owner_kind"),
+			OwnerName: s("owner_name"), Labels: m("labels"), Annotations: m("annotations")}
 	}
-	return &Record{ID: w.ID, Alert: a, RuleDescription: w.RuleDescription, Ruleset: w.Ruleset}, nil
-}
-
-type falcoJSON struct {
-	Hostname     string         `json:"hostname"`
-	Output       string         `json:"output"`
-	OutputFields map[string]any `json:"output_fields"`
-	Priority     string         `json:"priority"`
-	Rule         string         `json:"rule"`
-	Source       string         `json:"source"`
-	Tags         []string       `json:"tags"`
-	Time         string         `json:"time"`
+	r := &Record{ID: id, Alert: a}
+	r.RuleDescription, _ = w["rule_description"].(string)
+	r.Ruleset, _ = w["ruleset"].(string)
+	return r, nil
 }
 
 // ParseFalcoJSON reads one Falco JSON alert (as Falco, `lanner replay` and Alert.AppendJSON
@@ -158,42 +216,53 @@ type falcoJSON struct {
 // engine produces them. Message is recovered from Output when Output has Falco's
 // "<time>: <Priority> " prefix.
 func ParseFalcoJSON(data []byte) (*alert.Alert, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var f falcoJSON
-	if err := dec.Decode(&f); err != nil {
+	v, err := parseJSON(data)
+	if err != nil {
 		return nil, fmt.Errorf("falco alert: %w", err)
 	}
-	a, err := f.alert()
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("falco alert: not an object")
+	}
+	a, err := alertFromMap(m)
 	if err != nil {
 		return nil, err
 	}
-	a.Message = messageOf(f.Output, a.Priority)
+	a.Message = messageOf(a.Output, a.Priority)
 	return a, nil
 }
 
-// alert converts a decoded Falco JSON alert (numbers as json.Number).
-func (f *falcoJSON) alert() (*alert.Alert, error) {
-	if f.Rule == "" {
+// alertFromMap builds an Alert from a parsed Falco JSON alert.
+func alertFromMap(m map[string]any) (*alert.Alert, error) {
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	rule := str("rule")
+	if rule == "" {
 		return nil, errors.New("falco alert: no rule")
 	}
-	t, err := time.Parse(time.RFC3339Nano, f.Time)
+	t, err := time.Parse(time.RFC3339Nano, str("time"))
 	if err != nil {
 		return nil, fmt.Errorf("falco alert: time: %w", err)
 	}
-	p, err := alert.ParsePriority(f.Priority)
+	p, err := alert.ParsePriority(str("priority"))
 	if err != nil {
 		return nil, fmt.Errorf("falco alert: %w", err)
 	}
-	src, ok := event.ParseSource(f.Source)
+	src, ok := event.ParseSource(str("source"))
 	if !ok {
 		src = event.SourceUnknown
 	}
-	for k, v := range f.OutputFields {
-		f.OutputFields[k] = fromJSONNumber(v)
+	var tags []string
+	if l, ok := m["tags"].([]any); ok {
+		tags = make([]string, 0, len(l))
+		for _, t := range l {
+			if s, ok := t.(string); ok {
+				tags = append(tags, s)
+			}
+		}
 	}
-	return &alert.Alert{Time: t, Rule: f.Rule, Priority: p, Source: src, Tags: f.Tags,
-		Output: f.Output, OutputFields: f.OutputFields, Hostname: f.Hostname}, nil
+	of, _ := m["output_fields"].(map[string]any)
+	return &alert.Alert{Time: t, Rule: rule, Priority: p, Source: src, Tags: tags,
+		Output: str("output"), OutputFields: of, Hostname: str("hostname")}, nil
 }
 
 // messageOf strips Falco's "<time>: <Priority> " prefix from an output line.
