@@ -53,6 +53,9 @@ func NewServer(cfg ServerConfig, h http.Handler, logger *slog.Logger) (*Server, 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: logger.With("component", "audit-webhook")}
+	if wh, ok := h.(*Webhook); ok && wh.cfg.ClientCertAuth && cfg.ClientCAFile == "" {
+		return nil, errors.New("audit server: the webhook accepts client certificates but no client CA is set to verify them")
+	}
 	if cfg.Plaintext {
 		if cfg.CertFile != "" || cfg.KeyFile != "" || cfg.ClientCAFile != "" {
 			return nil, errors.New("audit server: certificates given for a plaintext listener")

@@ -408,6 +408,22 @@ func TestNewWebhookErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
 		}
 	}
+	certWH, err := audit.NewWebhook(audit.WebhookConfig{ClientCertAuth: true}, q, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  audit.ServerConfig
+		want string
+	}{
+		{"client certificates without a CA", audit.ServerConfig{CertFile: p.serverPEM}, "no client CA"},
+	} {
+		_, err := audit.NewServer(tc.cfg, certWH, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
 }
 
 // TestPlaintextServer runs the plain-HTTP mode (behind a TLS-terminating proxy) end to end.
