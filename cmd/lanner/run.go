@@ -294,6 +294,9 @@ func (c *collector) openCapture() error {
 		return captureError(err)
 	}
 	c.probe = p
+	if _, err := capture.NewMetrics(p.Stats, c.metrics.reg); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	c.st, err = state.New(state.Config{ProcRoot: cfg.ProcRoot, HostRoot: cfg.HostRoot, MaxThreads: cfg.MaxThreads,
 		MaxFDsPerProcess: cfg.MaxFDsPerProcess, BootTime: p.BootTime(), Logger: c.log})
 	if err != nil {
