@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,24 +23,114 @@ const ecsVersion = "8.11.0"
 // emergency 7 down to debug 0.
 func severity(p alert.Priority) int { return int(alert.Debug - p) }
 
-// obj is a JSON object under construction; set creates the intermediate objects of a dotted path.
+// obj is a JSON object (used for values such as falco.*).
 type obj map[string]any
 
-func (o obj) set(path string, v any) {
-	cur := o
+// doc is an ECS document under construction: dotted paths and their values, written out as
+// nested objects by appendTo. A flat list sorted once costs a fraction of a tree of maps, and
+// this runs once per alert.
+type doc struct{ kv []kv }
+
+type kv struct {
+	path string
+	v    any
+}
+
+// set records path = v; a later set of the same path wins.
+func (d *doc) set(path string, v any) { d.kv = append(d.kv, kv{path, v}) }
+
+// appendTo writes the document as nested JSON objects: the paths sorted segment by segment keep
+// every object's members together, so each object is opened and closed once.
+func (d *doc) appendTo(dst []byte) []byte {
+	// Sort indices, not the pairs: moving pointer-holding pairs costs a GC write barrier each.
+	var idxBuf [96]int32
+	idx := idxBuf[:0]
+	for i := range d.kv {
+		idx = append(idx, int32(i))
+	}
+	slices.SortStableFunc(idx, func(a, b int32) int { return compareSegments(d.kv[a].path, d.kv[b].path) })
+	dst = append(dst, '{')
+	var openBuf [8]string
+	open := openBuf[:0] // the object path currently open
+	first := true
+	for n, i := range idx {
+		e := d.kv[i]
+		if n+1 < len(idx) && d.kv[idx[n+1]].path == e.path {
+			continue // a later set of the same path wins
+		}
+		// Walk the parent segments of e.path.
+		rest := e.path
+		depth := 0
+		for {
+			j := strings.IndexByte(rest, '.')
+			if j < 0 {
+				break
+			}
+			seg := rest[:j]
+			if depth < len(open) && open[depth] == seg {
+				depth++
+				rest = rest[j+1:]
+				continue
+			}
+			break
+		}
+		for len(open) > depth {
+			dst = append(dst, '}')
+			open = open[:len(open)-1]
+			first = false
+		}
+		for {
+			j := strings.IndexByte(rest, '.')
+			if j < 0 {
+				break
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, rest[:j])
+			dst = append(dst, ':', '{')
+			open = append(open, rest[:j])
+			rest = rest[j+1:]
+			first = true
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, rest)
+		dst = append(dst, ':')
+		dst = appendJSON(dst, e.v)
+		first = false
+	}
+	for range open {
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// compareSegments orders dotted paths segment by segment, so that "a.b.c" and "a.b.d" stay
+// together even when another key is "a.b-x".
+func compareSegments(a, b string) int {
 	for {
-		i := strings.IndexByte(path, '.')
-		if i < 0 {
-			cur[path] = v
-			return
+		ia, ib := strings.IndexByte(a, '.'), strings.IndexByte(b, '.')
+		sa, sb := a, b
+		if ia >= 0 {
+			sa = a[:ia]
 		}
-		k := path[:i]
-		next, ok := cur[k].(obj)
-		if !ok {
-			next = obj{}
-			cur[k] = next
+		if ib >= 0 {
+			sb = b[:ib]
 		}
-		cur, path = next, path[i+1:]
+		if c := strings.Compare(sa, sb); c != 0 {
+			return c
+		}
+		switch {
+		case ia < 0 && ib < 0:
+			return 0
+		case ia < 0: // a ends where b goes deeper
+			return -1
+		case ib < 0:
+			return 1
+		}
+		a, b = a[ia+1:], b[ib+1:]
 	}
 }
 
@@ -55,7 +146,7 @@ func present(v any) bool {
 }
 
 // copyField sets path from output field key when it has a value.
-func copyField(d obj, f map[string]any, key, path string) {
+func copyField(d *doc, f map[string]any, key, path string) {
 	if v, ok := f[key]; ok && present(v) {
 		d.set(path, v)
 	}
@@ -64,7 +155,7 @@ func copyField(d obj, f map[string]any, key, path string) {
 // copyInt sets a long field: numbers as they are, numeric strings converted. Anything else is
 // copied unchanged, so Elasticsearch's mapping -- not a silent drop here -- reports it (the
 // document is then dead-lettered with the reason).
-func copyInt(d obj, f map[string]any, key, path string) {
+func copyInt(d *doc, f map[string]any, key, path string) {
 	v, ok := f[key]
 	if !ok || !present(v) {
 		return
@@ -79,7 +170,7 @@ func copyInt(d obj, f map[string]any, key, path string) {
 
 // copyIP sets an ip field only when the value parses as an address: fd.rip of a unix socket
 // is not one, and that is not an error of the alert.
-func copyIP(d obj, f map[string]any, key, path string) {
+func copyIP(d *doc, f map[string]any, key, path string) {
 	s, ok := f[key].(string)
 	if !ok {
 		return
@@ -103,7 +194,7 @@ var (
 
 // threat maps Falco's MITRE tags ("mitre_privilege_escalation", "T1611", "T1059.004") to ECS
 // threat.* fields.
-func threat(d obj, tags []string) {
+func threat(d *doc, tags []string) {
 	var tactics, techniques, subtechniques []string
 	for _, t := range tags {
 		switch {
@@ -204,13 +295,13 @@ func dedot(m map[string]string) map[string]string {
 
 // Document returns the ECS document of r, as JSON.
 func Document(r *shippers.Record) ([]byte, error) {
-	return appendJSON(make([]byte, 0, 2048), document(r)), nil
+	return document(r).appendTo(make([]byte, 0, 2048)), nil
 }
 
-func document(r *shippers.Record) obj {
+func document(r *shippers.Record) *doc {
 	a := r.Alert
 	f := a.OutputFields
-	d := obj{}
+	d := &doc{kv: make([]kv, 0, 64)}
 	d.set("@timestamp", a.Time.UTC().Format(time.RFC3339Nano))
 	d.set("ecs.version", ecsVersion)
 	d.set("message", a.Output)
@@ -413,7 +504,7 @@ func document(r *shippers.Record) obj {
 		}
 		falco["output_fields"] = of
 	}
-	d["falco"] = falco
+	d.set("falco", falco)
 	return d
 }
 

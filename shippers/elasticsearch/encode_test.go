@@ -28,14 +28,33 @@ func FuzzAppendString(f *testing.F) {
 }
 
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
-	r := testRecord(3)
+	v := obj{"s": "x\"y", "n": int64(-3), "u": uint64(1 << 63), "f": 1.5, "b": true, "nil": nil,
+		"l": []string{"a", "b"}, "la": []any{int64(1), "z", nil}, "m": map[string]string{"k.x": "v"},
+		"o": map[string]any{"deep": obj{"x": 1}}, "i": 7}
 	var a, b any
-	if err := json.Unmarshal(appendJSON(nil, document(r)), &a); err != nil {
+	if err := json.Unmarshal(appendJSON(nil, v), &a); err != nil {
 		t.Fatal(err)
 	}
-	std, _ := json.Marshal(document(r))
+	std, _ := json.Marshal(v)
 	json.Unmarshal(std, &b)
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("hand-written encoding differs from encoding/json:\n%v\n%v", a, b)
+	}
+}
+
+func TestDocNesting(t *testing.T) {
+	d := &doc{}
+	for _, p := range []string{"b.x", "a", "b.y.z", "b-c", "b.y.w", "c.d", "b.x"} {
+		d.set(p, p)
+	}
+	d.set("a", "last")
+	got := string(d.appendTo(nil))
+	var m map[string]any
+	if err := json.Unmarshal([]byte(got), &m); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	want := `{"a":"last","b":{"x":"b.x","y":{"w":"b.y.w","z":"b.y.z"}},"b-c":"b-c","c":{"d":"c.d"}}`
+	if got != want {
+		t.Fatalf("\n got %s\nwant %s", got, want)
 	}
 }
