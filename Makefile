@@ -21,19 +21,31 @@ FUZZ_TARGETS := \
 	./collector/replay:FuzzReader \
 	./collector/audit:FuzzWebhookBody
 
-.PHONY: all deps build test unit fuzz bench lint run clean bpf build-bpf test-bpf integration bench-bpf
+.PHONY: all deps build test unit fuzz bench lint run demo clean bpf build-bpf test-bpf test-live integration bench-bpf
+
+# LANNER_BPF=1 (the default on Linux) builds lanner with live eBPF capture: `build` runs the bpf
+# target first and builds with -tags lannerbpf. LANNER_BPF=0 builds without it (no clang or
+# libbpf needed); that binary's `lanner run` says it lacks eBPF and how to get it.
+ifeq ($(shell uname -s),Linux)
+LANNER_BPF ?= 1
+else
+LANNER_BPF ?= 0
+endif
+ifeq ($(LANNER_BPF),1)
+BUILD_TAGS := lannerbpf
+BUILD_DEPS := bpf
+endif
 
 all: build
 
 deps:
 	@deploy/local/deps.sh go
 
-build: deps
-	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lanner
+build: deps $(BUILD_DEPS)
+	$(GO) build -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lanner
 
 # bpf: the eBPF objects the capture package embeds (installs clang, bpftool, libbpf-dev >= 1.4
-# first; dumps vmlinux.h from the running kernel). Not yet a dependency of build/test: binaries
-# built without it (and without -tags lannerbpf) report "built without eBPF support".
+# first; dumps vmlinux.h from the running kernel). `build` runs it unless LANNER_BPF=0.
 bpf:
 	@collector/capture/bpf/build.sh
 
@@ -41,17 +53,26 @@ bpf:
 build-bpf: deps bpf
 	$(GO) build -tags lannerbpf -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lanner
 
-# test-bpf: capture and state tests against the real kernel (root; they skip with the reason otherwise).
+# test-bpf: capture, state and `lanner run` end-to-end tests against the real kernel (root; they
+# skip with the reason otherwise, except in CI where lanner run's fail without root).
 test-bpf: deps bpf
-	$(GO) test -count=1 -tags 'integration lannerbpf' ./collector/capture/... ./collector/state/...
+	$(GO) test -count=1 -tags 'integration lannerbpf' ./collector/capture/... ./collector/state/... ./cmd/lanner/
+
+# test-live: test-bpf wherever it can run. In CI (CI=true) always: there the eBPF tests must run
+# and pass. Elsewhere only as root (installing the toolchain and loading eBPF need it); otherwise
+# it says why they were skipped.
+test-live:
+	@if [ "$$CI" = true ] || [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory test-bpf; \
+	else echo "test-bpf skipped: the eBPF end-to-end tests need root (run: sudo make test-bpf)"; fi
 
 # bench-bpf: capture overhead (open/close, open/read/close, connect, fork/exec loops with nothing,
 # the no-op floor and lanner attached) and the sustained event rate; root only.
 bench-bpf: deps bpf
 	$(GO) test -tags lannerbpf -run '^$$' -bench . -benchtime 1x ./collector/capture/
 
-# test: unit tests, then short fuzz runs of the parsers.
-test: deps lint unit fuzz integration
+# test: unit tests, short fuzz runs of the parsers, the integration tests on the local stack and
+# the eBPF tests (test-live).
+test: deps lint unit fuzz integration test-live
 
 unit:
 	$(GO) test -count=1 ./...
@@ -88,9 +109,22 @@ lint: deps
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# run: until live capture lands, replays the bundled demonstration events (syscall and Kubernetes
-# audit) through lanner's default rules and prints one Falco JSON alert per line.
+# run: the collector on this machine (root), configured by deploy/local/lanner.yaml: live capture,
+# alerts on the terminal as Falco JSON lines, and shipped to Elasticsearch -- $$LANNER_ES_URL when
+# set, else the local node, started by stack-up. LANNER_ES=0: the terminal only. Ctrl-C stops it.
+LANNER_ES ?= 1
 run: build
+ifeq ($(LANNER_ES),1)
+	@if [ -z "$$LANNER_ES_URL" ]; then $(MAKE) --no-print-directory stack-up; fi
+	$(BIN) run -c deploy/local/lanner.yaml --elasticsearch.enabled \
+		--elasticsearch.addresses "$${LANNER_ES_URL:-http://127.0.0.1:9200}"
+else
+	$(BIN) run -c deploy/local/lanner.yaml
+endif
+
+# demo: replays the bundled demonstration events (syscall and Kubernetes audit) through lanner's
+# default rules and prints one Falco JSON alert per line; needs neither root nor eBPF.
+demo: build
 	$(BIN) replay -r rules/lanner_rules.yaml rules/testdata/lanner_events.jsonl
 
 clean:
