@@ -295,3 +295,32 @@ func TestSecret(t *testing.T) {
 		t.Fatal("Secret leaks or loses its value")
 	}
 }
+
+// FuzzRecord checks that any alert text survives the spooled form: written by hand, read by the
+// hand-written parser, with the same id and the same Falco JSON.
+func FuzzRecord(f *testing.F) {
+	f.Add("Shell", "out \"q\" \n\x01 \xff é", "desc", "cmd --x=1")
+	f.Fuzz(func(t *testing.T, rule, output, desc, field string) {
+		if rule == "" {
+			return
+		}
+		a := testAlert(1, rule, alert.Warning, "t1", field)
+		a.Output, a.Message = output, output
+		a.OutputFields["proc.cmdline"] = field
+		r := NewRecord(a, desc, field)
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := UnmarshalRecord(b)
+		if err != nil {
+			t.Fatalf("UnmarshalRecord(%s): %v", b, err)
+		}
+		if got.ID != r.ID || got.RuleDescription != string([]rune(desc)) {
+			t.Fatalf("metadata changed: %+v", got)
+		}
+		if string(got.Alert.AppendJSON(nil)) != string(a.AppendJSON(nil)) {
+			t.Fatalf("Falco JSON changed:\n%s\n%s", got.Alert.AppendJSON(nil), a.AppendJSON(nil))
+		}
+	})
+}

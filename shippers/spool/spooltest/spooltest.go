@@ -16,6 +16,7 @@ import (
 type Spool interface {
 	Append(ctx context.Context, records ...[]byte) error
 	Read(ctx context.Context, max int, maxBytes int64) ([]spool.Entry, error)
+	ReadFrom(ctx context.Context, from uint64, max int, maxBytes int64) ([]spool.Entry, error)
 	Ack(through uint64) error
 	Len() int
 	Close() error
@@ -152,6 +153,35 @@ func Run(t *testing.T, open Factory) {
 			t.Fatalf("stale Ack: %v", err)
 		}
 		equal(t, readAll(t, s, 5), want(8, 20))
+	})
+	t.Run("ReadAheadAckInOrder", func(t *testing.T) {
+		// A worker with two batches in delivery reads the second past the first, then
+		// acknowledges both in order.
+		s := open(t, t.TempDir())
+		defer s.Close()
+		appendRange(t, s, 0, 30, 30)
+		a, err := s.Read(ctxT(t), 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.ReadFrom(ctxT(t), a[len(a)-1].Index+1, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b[0].Data) != string(rec(10)) || len(b) != 10 {
+			t.Fatalf("read-ahead starts at %s (%d records), want record 10 and 10 records", b[0].Data, len(b))
+		}
+		if err := s.Ack(a[len(a)-1].Index); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(b[len(b)-1].Index); err != nil {
+			t.Fatal(err)
+		}
+		// Reading from before the front starts at the front.
+		c, err := s.ReadFrom(ctxT(t), 0, 100, 0)
+		if err != nil || string(c[0].Data) != string(rec(20)) || len(c) != 10 {
+			t.Fatalf("ReadFrom(0) after acks: %d records, %v", len(c), err)
+		}
 	})
 	t.Run("ReopenAfterClose", func(t *testing.T) {
 		dir := t.TempDir()
