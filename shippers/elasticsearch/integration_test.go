@@ -33,6 +33,7 @@ import (
 
 	"github.com/lannersec/lanner/collector/alert"
 	"github.com/lannersec/lanner/shippers"
+	"github.com/lannersec/lanner/shippers/shippertest"
 	"github.com/lannersec/lanner/shippers/spool"
 )
 
@@ -510,4 +511,38 @@ func crashChild(t *testing.T, dir string) {
 		// alerts in flight and alerts waiting in the spool.
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// esPeer reads what a data stream holds, by record id.
+type esPeer struct{ url string }
+
+func (p esPeer) Stored(t *testing.T, run string) map[string]int {
+	ds := "logs-lanner.alerts-" + run
+	esDo(t, "POST", p.url+"/"+ds+"/_refresh", "", nil)
+	var res struct {
+		Hits struct {
+			Hits []struct {
+				ID string `json:"_id"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	esDo(t, "POST", p.url+"/"+ds+"/_search", `{"size":10000,"_source":false}`, &res)
+	out := map[string]int{}
+	for _, h := range res.Hits.Hits {
+		out[h.ID]++
+	}
+	return out
+}
+
+func TestIntegrationShipperConformance(t *testing.T) {
+	url := esURL()
+	needNode(t, url)
+	prefix := randName("conf")
+	shippertest.Run(t, prefix, func(t *testing.T, run string) shippers.Shipper {
+		s, err := New(Config{Addresses: []string{url}, DataStream: "logs-lanner.alerts-" + run}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, esPeer{url})
 }
