@@ -36,17 +36,17 @@ const (
 // Options configure a spool. The zero value of each field means its default.
 type Options struct {
 	// Name is the output the spool belongs to: the `output` label of its metrics.
-	Name string
+	Name string `yaml:"-"`
 	// MaxBytes bounds the records held (payload bytes). Default 256 MiB.
-	MaxBytes int64
+	MaxBytes int64 `yaml:"max_bytes"`
 	// Overflow is the policy when MaxBytes would be exceeded. Default Block.
-	Overflow Policy
+	Overflow Policy `yaml:"overflow"`
 	// SegmentBytes is the size of one log file. An acknowledgement rewrites what remains of the
 	// first segment, so small segments keep acknowledgements cheap. Default 1 MiB.
-	SegmentBytes int
+	SegmentBytes int `yaml:"segment_bytes"`
 	// NoSync skips the fsync after each Append: faster, but a power cut (not a process crash)
 	// can lose the last appends. Default false.
-	NoSync bool
+	NoSync bool `yaml:"no_sync"`
 }
 
 const (
