@@ -54,9 +54,10 @@ build-bpf: deps bpf
 	$(GO) build -tags lannerbpf -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lanner
 
 # test-bpf: capture, state and `lanner run` end-to-end tests against the real kernel (root; they
-# skip with the reason otherwise, except in CI where lanner run's fail without root).
+# skip with the reason otherwise, except in CI where lanner run's fail without root). The local
+# stack is up around them: one lanner run test ships to Elasticsearch.
 test-bpf: deps bpf
-	$(GO) test -count=1 -tags 'integration lannerbpf' ./collector/capture/... ./collector/state/... ./cmd/lanner/
+	@$(call with_stack,$(GO) test -count=1 -tags 'integration lannerbpf' ./collector/capture/... ./collector/state/... ./cmd/lanner/)
 
 # test-live: test-bpf wherever it can run. In CI (CI=true) always: there the eBPF tests must run
 # and pass. Elsewhere only as root (installing the toolchain and loading eBPF need it); otherwise

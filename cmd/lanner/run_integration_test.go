@@ -361,3 +361,92 @@ func TestRunNotRootMessage(t *testing.T) {
 		t.Errorf("the message appears %d times", n)
 	}
 }
+
+// TestRunShipsToElasticsearch: an alert from real activity reaches the terminal and, through the
+// spool, the local Elasticsearch node as an ECS document. It needs the node (make stack-up, or
+// LANNER_ES_URL); without one it skips, except in CI where `make test-bpf` starts it.
+func TestRunShipsToElasticsearch(t *testing.T) {
+	needRoot(t)
+	esURL := os.Getenv("LANNER_ES_URL")
+	if esURL == "" {
+		esURL = "http://127.0.0.1:9200"
+	}
+	if resp, err := http.Get(esURL); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no Elasticsearch at %s: %v", esURL, err)
+		}
+		t.Skipf("no Elasticsearch at %s (make stack-up, or set LANNER_ES_URL): %v", esURL, err)
+	} else {
+		resp.Body.Close()
+	}
+	ns := fmt.Sprintf("runtest%d", time.Now().UnixNano())
+	// a data set of its own: a template whose pattern overlapped lanner-alerts' would be refused
+	stream := "logs-lanner." + ns + "-default"
+	del := func(path string) {
+		req, _ := http.NewRequest(http.MethodDelete, esURL+path, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	t.Cleanup(func() { del("/_data_stream/" + stream); del("/_index_template/lanner-" + ns) })
+	p := startCollector(t, "-r", "rules/lanner_rules.yaml", "--elasticsearch.enabled",
+		"--elasticsearch.addresses", esURL, "--elasticsearch.data-stream", stream,
+		"--elasticsearch.template-name", "lanner-"+ns, "--elasticsearch.flush-interval", "100ms",
+		"--elasticsearch.spool-dir", t.TempDir())
+
+	dir := t.TempDir()
+	cmd := exec.Command("/bin/bash", "-c", `cp /bin/bash ./nginx && ./nginx -c "/bin/sh -c true; true"`)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	const rule = "Lanner Shell Spawned by Network Service"
+	waitFor(t, "the alert on stdout", func() bool { return len(p.find(rule, "proc.pname", "nginx")) > 0 })
+
+	var doc map[string]any
+	waitFor(t, "the document in Elasticsearch", func() bool {
+		if p.exited() {
+			t.Fatalf("lanner run exited:\n%s", p.stderr.String())
+		}
+		resp, err := http.Get(esURL + "/" + stream + "/_search?q=rule.name:%22" + strings.ReplaceAll(rule, " ", "%20") + "%22")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Hits struct {
+				Hits []struct {
+					Source map[string]any `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&r) != nil || len(r.Hits.Hits) == 0 {
+			return false
+		}
+		doc = r.Hits.Hits[0].Source
+		return true
+	})
+	get := func(path string) string {
+		var v any = doc
+		for _, k := range strings.Split(path, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				return ""
+			}
+			v = m[k]
+		}
+		return fmt.Sprint(v)
+	}
+	for path, want := range map[string]string{
+		"rule.name": rule, "event.kind": "alert", "process.name": "sh", "process.parent.name": "nginx",
+		"process.command_line": "sh -c true", "host.hostname": "e2e-node", "rule.ruleset": "lanner_rules.yaml",
+		"event.severity": "3",
+	} {
+		if got := get(path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM:\n%s", code, p.stderr.String())
+	}
+}
