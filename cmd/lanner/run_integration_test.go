@@ -450,3 +450,45 @@ func TestRunShipsToElasticsearch(t *testing.T) {
 		t.Fatalf("exit status %d after SIGTERM:\n%s", code, p.stderr.String())
 	}
 }
+
+// TestRunReportsDrops: with a ring far too small and read rarely, a burst of opens loses records;
+// the loss is logged as Falco's syscall_event_drops report and counted in the metrics.
+func TestRunReportsDrops(t *testing.T) {
+	needRoot(t)
+	compat := compatDir(t)
+	abs, err := filepath.Abs(filepath.Join(compat, "falco_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startCollector(t, "-r", abs, "--capture.ring-bytes-per-cpu", "4096", "--capture.poll-interval", "2s",
+		"--syscall-event-drops.threshold", "0", "--syscall-event-drops.rate", "100",
+		"--syscall-event-drops.check-interval", "200ms")
+	burst := exec.Command("python3", "-c", "import os\nfor i in range(200000): os.close(os.open('/etc/hostname', os.O_RDONLY))")
+	if out, err := burst.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	waitFor(t, "the drop report in the log", func() bool { return strings.Contains(p.stderr.String(), "syscall event drop") })
+	resp, err := http.Get("http://" + p.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var dropped float64
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, `lanner_events_dropped_total{reason="buffer"} `); ok {
+			fmt.Sscan(v, &dropped)
+		}
+	}
+	if dropped == 0 {
+		t.Errorf("lanner_events_dropped_total{reason=\"buffer\"} is 0 after a logged drop")
+	}
+	for _, want := range []string{"n_drops=", "n_drops_buffer=", "drop_ratio="} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("the drop report lacks %s", want)
+		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM", code)
+	}
+}

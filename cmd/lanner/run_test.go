@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/collector/event"
 )
 
 // syncBuffer is a bytes.Buffer the collector writes while the test reads.
@@ -239,6 +242,29 @@ func TestRunMetricsLint(t *testing.T) {
 	for _, p := range problems {
 		if strings.HasPrefix(p.Metric, "lanner_") {
 			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+}
+
+func TestStdoutSinkFormats(t *testing.T) {
+	a := &alert.Alert{Time: time.Unix(0, 1795723529028066729).UTC(), Rule: "R", Priority: alert.Warning,
+		Source: event.SourceSyscall, Hostname: "h", Output: "12:00:00.000000000: Warning bad\nforged line",
+		OutputFields: map[string]any{"proc.name": "x"}}
+	cases := []struct {
+		json bool
+		want string
+	}{
+		{false, `12:00:00.000000000: Warning bad\nforged line` + "\n"},
+		{true, string(a.AppendJSON(nil)) + "\n"},
+	}
+	for _, c := range cases {
+		var out bytes.Buffer
+		s := newStdoutSink(&out, c.json)
+		if err := s.Write(context.Background(), a, nil); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != c.want {
+			t.Errorf("json=%v: wrote %q, want %q", c.json, out.String(), c.want)
 		}
 	}
 }
