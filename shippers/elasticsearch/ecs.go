@@ -26,6 +26,10 @@ func severity(p alert.Priority) int { return int(alert.Debug - p) }
 // obj is a JSON object (used for values such as falco.*).
 type obj map[string]any
 
+// withoutNulls is an object whose null members are left out when encoded: Falco writes null
+// for a field with no value, and a flattened field has nothing to index for it.
+type withoutNulls map[string]any
+
 // doc is an ECS document under construction: dotted paths and their values, written out as
 // nested objects by appendTo. A flat list sorted once costs a fraction of a tree of maps, and
 // this runs once per alert.
@@ -107,31 +111,26 @@ func (d *doc) appendTo(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// compareSegments orders dotted paths segment by segment, so that "a.b.c" and "a.b.d" stay
-// together even when another key is "a.b-x".
+// compareSegments orders dotted paths segment by segment ('.' sorts before every other byte),
+// so that "a.b.c" and "a.b.d" stay together even when another key is "a.b-x".
 func compareSegments(a, b string) int {
-	for {
-		ia, ib := strings.IndexByte(a, '.'), strings.IndexByte(b, '.')
-		sa, sb := a, b
-		if ia >= 0 {
-			sa = a[:ia]
-		}
-		if ib >= 0 {
-			sb = b[:ib]
-		}
-		if c := strings.Compare(sa, sb); c != 0 {
-			return c
-		}
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		ca, cb := a[i], b[i]
 		switch {
-		case ia < 0 && ib < 0:
-			return 0
-		case ia < 0: // a ends where b goes deeper
+		case ca == cb:
+			continue
+		case ca == '.':
 			return -1
-		case ib < 0:
+		case cb == '.':
+			return 1
+		case ca < cb:
+			return -1
+		default:
 			return 1
 		}
-		a, b = a[ia+1:], b[ib+1:]
 	}
+	return len(a) - len(b)
 }
 
 // present reports whether an output field holds a value (Falco writes <NA> or null for missing).
@@ -496,13 +495,7 @@ func document(r *shippers.Record) *doc {
 		falco["tags"] = a.Tags
 	}
 	if len(f) > 0 {
-		of := make(map[string]any, len(f))
-		for k, v := range f {
-			if v != nil {
-				of[k] = v
-			}
-		}
-		falco["output_fields"] = of
+		falco["output_fields"] = withoutNulls(f)
 	}
 	d.set("falco", falco)
 	return d

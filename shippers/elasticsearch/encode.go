@@ -33,6 +33,22 @@ func appendJSON(dst []byte, v any) []byte {
 		return appendMap(dst, v)
 	case map[string]any:
 		return appendMap(dst, v)
+	case withoutNulls:
+		dst = append(dst, '{')
+		first := true
+		for k, e := range v {
+			if e == nil {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendJSON(dst, e)
+		}
+		return append(dst, '}')
 	case map[string]string:
 		dst = append(dst, '{')
 		first := true
