@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,5 +268,100 @@ func TestStdoutSinkFormats(t *testing.T) {
 		if out.String() != c.want {
 			t.Errorf("json=%v: wrote %q, want %q", c.json, out.String(), c.want)
 		}
+	}
+}
+
+// fakeAPIServer answers the lists and watches of the enrich cache with nothing (watches stay open
+// until the client leaves), which is all an informer needs to sync. It stands in for an API
+// server because none runs here; the cache itself is tested against client-go's fake clientset
+// in enrich/.
+func fakeAPIServer(t *testing.T) (url string, requests func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	type res struct{ kind, apiVersion string }
+	kinds := map[string]res{"/api/v1/pods": {"Pod", "v1"}, "/api/v1/namespaces": {"Namespace", "v1"},
+		"/apis/apps/v1/replicasets": {"ReplicaSet", "apps/v1"}, "/apis/batch/v1/jobs": {"Job", "batch/v1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
+		kind, ok := kinds[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Query().Get("watch") == "true" {
+			w.WriteHeader(http.StatusOK)
+			if r.URL.Query().Get("sendInitialEvents") == "true" {
+				// client-go's streaming list: the initial state (empty) ends with this bookmark
+				fmt.Fprintf(w, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"1","annotations":{"k8s.io/initial-events-end":"true"}}}}`+"\n",
+					kind.kind, kind.apiVersion)
+			}
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		fmt.Fprintf(w, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"1"},"items":[]}`, kind.kind+"List", kind.apiVersion)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
+}
+
+// TestRunKubernetesCache: kubernetes.enabled starts the pod cache on the configured node, and
+// /readyz reports it once the informers have listed.
+func TestRunKubernetesCache(t *testing.T) {
+	apiURL, requests := fakeAPIServer(t)
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`, apiURL)
+	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	stderr := &syncBuffer{}
+	root.SetOut(io.Discard)
+	root.SetErr(stderr)
+	root.SetArgs([]string{"run", "-r", "../../rules/lanner_rules.yaml", "--capture.enabled=false",
+		"--audit.enabled", "--audit.plaintext", "--audit.allow-unauthenticated", "--audit.listen", freeAddr(t),
+		"--http.listen", httpAddr, "--kubernetes.enabled", "--kubernetes.kubeconfig", kubeconfig,
+		"--kubernetes.node-name", "node-a"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	var body string
+	waitFor(t, "/readyz with the pod cache synced", func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusOK
+	})
+	if !strings.Contains(body, "kubernetes: ok") {
+		t.Errorf("/readyz does not report the pod cache:\n%s", body)
+	}
+	podWatchOnNode := false
+	for _, r := range requests() {
+		if strings.HasPrefix(r, "/api/v1/pods?") && strings.Contains(r, "fieldSelector=spec.nodeName%3Dnode-a") {
+			podWatchOnNode = true
+		}
+	}
+	if !podWatchOnNode {
+		t.Errorf("pods were not listed for node-a only: %q", requests())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 }
