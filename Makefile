@@ -19,7 +19,8 @@ FUZZ_TARGETS := \
 	./collector/capture:FuzzDecode \
 	./collector/alert:FuzzNewFormatter \
 	./collector/replay:FuzzReader \
-	./collector/audit:FuzzWebhookBody
+	./collector/audit:FuzzWebhookBody \
+	./collector/config:FuzzParse
 
 .PHONY: all deps build test unit fuzz bench lint run demo clean bpf build-bpf test-bpf test-live integration bench-bpf
 
