@@ -222,6 +222,13 @@ func (c *collector) open(stdout io.Writer) error {
 	}
 	if fan != nil {
 		c.router.sinks = append(c.router.sinks, fan)
+		for _, o := range fan.f.Outputs() {
+			// /readyz reflects an output once package shippers says how it is doing (a
+			// Healthy method); until then outputs do not take part in readiness.
+			if h, ok := any(o).(interface{ Healthy() error }); ok {
+				c.health.add("output "+o.Name(), h.Healthy)
+			}
+		}
 	}
 	if cfg.HTTP.Enabled {
 		c.httpSv, err = listenHTTP(cfg.HTTP.Listen, newHTTPHandler(c.metrics, c.health, cfg.HTTP.Pprof), log)
