@@ -69,6 +69,35 @@ type Output struct {
 	rnd     func() float64
 	// sleep waits d or until ctx ends; tests replace it to run without real time.
 	sleep func(ctx context.Context, d time.Duration) error
+
+	healthMu     sync.Mutex
+	failingSince time.Time // zero while the last attempt succeeded
+	lastErr      error
+}
+
+// Healthy reports whether the destination takes alerts: nil unless the most recent delivery
+// attempt failed, then an error saying since when and why. Alerts keep being spooled either
+// way; readiness probes use this to show an output that is down.
+func (o *Output) Healthy() error {
+	o.healthMu.Lock()
+	defer o.healthMu.Unlock()
+	if o.failingSince.IsZero() {
+		return nil
+	}
+	return fmt.Errorf("output %s failing since %s: %w", o.name, o.failingSince.UTC().Format(time.RFC3339), o.lastErr)
+}
+
+func (o *Output) setHealth(err error) {
+	o.healthMu.Lock()
+	defer o.healthMu.Unlock()
+	if err == nil {
+		o.failingSince, o.lastErr = time.Time{}, nil
+		return
+	}
+	if o.failingSince.IsZero() {
+		o.failingSince = time.Now()
+	}
+	o.lastErr = err
 }
 
 // NewOutput checks cfg and builds an output over q and s. The Output owns both from now on:
@@ -288,6 +317,12 @@ func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
 		start := time.Now()
 		err := o.s.Send(ctx, batch)
 		o.m.latency.Observe(time.Since(start).Seconds())
+		var pe0 *PartialError
+		if err == nil || (errors.As(err, &pe0) && len(pe0.Retry) == 0) {
+			o.setHealth(nil)
+		} else if ctx.Err() == nil {
+			o.setHealth(err)
+		}
 		if err == nil {
 			o.m.sent.Add(float64(len(batch)))
 			return nil

@@ -206,6 +206,9 @@ func TestOutputPartialRetryAndDeadLetter(t *testing.T) {
 		t.Fatal(err)
 	}
 	runUntilEmpty(t, o)
+	if err := o.Healthy(); err != nil {
+		t.Fatalf("Healthy after a successful attempt: %v", err)
+	}
 	if len(sh.calls) != 3 || fmt.Sprint(sh.calls[1]) != "[out 3 out 4]" || fmt.Sprint(sh.calls[2]) != "[out 3 out 4]" {
 		t.Fatalf("sends %v: want the whole batch, then records 3 and 4 twice", sh.calls)
 	}
@@ -256,6 +259,9 @@ func TestOutputStopsOnCancelWithoutAck(t *testing.T) {
 	}
 	if n := o.q.(*spool.Spool).Len(); n != 1 {
 		t.Fatalf("spool holds %d after a cancelled retry, want the 1 undelivered record", n)
+	}
+	if err := o.Healthy(); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("Healthy after a failed attempt = %v, want the failure", err)
 	}
 }
 
