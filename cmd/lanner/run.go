@@ -345,6 +345,11 @@ func (c *collector) run(ctx context.Context) error {
 	defer stopBG()
 	runCtx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
+	// alertCtx bounds how long handing an alert to an output may block (a full spool under the
+	// block policy): forever while running, shutdown_timeout once the shutdown has begun, so a
+	// stuck output cannot keep the sources from stopping.
+	alertCtx, stopAlerts := context.WithCancel(bg)
+	defer stopAlerts()
 	var bgWG sync.WaitGroup
 	goBG := func(name string, fn func() error) {
 		bgWG.Go(func() {
@@ -377,7 +382,7 @@ func (c *collector) run(ctx context.Context) error {
 		auditDone = make(chan struct{})
 		go func() {
 			defer close(auditDone)
-			c.consumeAudit(bg)
+			c.consumeAudit(alertCtx)
 		}()
 		srcWG.Go(func() {
 			if err := c.auditSv.Run(auditCtx); err != nil {
@@ -391,7 +396,7 @@ func (c *collector) run(ctx context.Context) error {
 		srcWG.Go(func() {
 			defer close(captureDone)
 			defer c.capturing.Store(false)
-			if err := c.captureLoop(runCtx, bg); err != nil && runCtx.Err() == nil {
+			if err := c.captureLoop(runCtx, alertCtx); err != nil && runCtx.Err() == nil {
 				fail(fmt.Errorf("capture: %w", err))
 			}
 		})
@@ -407,6 +412,8 @@ func (c *collector) run(ctx context.Context) error {
 	c.stopping.Store(true)
 	c.log.Info("shutting down", "reason", cause)
 	timeout := c.cfg.ShutdownTimeout
+	abandon := time.AfterFunc(timeout, stopAlerts)
+	defer abandon.Stop()
 
 	// 1. Sources stop: the capture loop returns once its context ends (the ring is read no more);
 	// the audit webhook finishes the requests in flight and takes no more.
