@@ -20,7 +20,9 @@ FUZZ_TARGETS := \
 	./collector/alert:FuzzNewFormatter \
 	./collector/replay:FuzzReader \
 	./collector/audit:FuzzWebhookBody \
-	./collector/config:FuzzParse
+	./collector/config:FuzzParse \
+	./shippers:FuzzParseJSON \
+	./shippers:FuzzRecord
 
 .PHONY: all deps build test unit fuzz bench lint run demo clean bpf build-bpf test-bpf test-live integration bench-bpf
 
