@@ -52,7 +52,12 @@ func (d *doc) appendTo(dst []byte) []byte {
 	for i := range d.kv {
 		idx = append(idx, int32(i))
 	}
-	slices.SortStableFunc(idx, func(a, b int32) int { return compareSegments(d.kv[a].path, d.kv[b].path) })
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := compareSegments(d.kv[a].path, d.kv[b].path); c != 0 {
+			return c
+		}
+		return int(a - b) // equal paths stay in set order, so the last set wins
+	})
 	dst = append(dst, '{')
 	var openBuf [8]string
 	open := openBuf[:0] // the object path currently open

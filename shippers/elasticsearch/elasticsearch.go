@@ -225,14 +225,18 @@ type bulkItemOutcome struct {
 var filterPath = []string{"errors", "items.*.status", "items.*.error.type", "items.*.error.reason"}
 
 func (s *Shipper) sendChunk(ctx context.Context, ch []item, out *outcome) {
-	var body bytes.Buffer
+	n := 0
+	for _, it := range ch {
+		n += len(it.lines)
+	}
+	body := bytes.NewBuffer(make([]byte, 0, n))
 	for _, it := range ch {
 		body.Write(it.lines)
 	}
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Body: &body, FilterPath: filterPath}.Do(rctx, s.client)
+	res, err := esapi.BulkRequest{Body: body, FilterPath: filterPath}.Do(rctx, s.client)
 	if err != nil {
 		s.m.requests.WithLabelValues("error").Inc()
 		s.failChunk(ch, out, fmt.Errorf("bulk request of %d alerts: %w", len(ch), err), true, 0)
