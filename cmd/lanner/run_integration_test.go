@@ -5,6 +5,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -487,6 +489,66 @@ func TestRunReportsDrops(t *testing.T) {
 		if !strings.Contains(p.stderr.String(), want) {
 			t.Errorf("the drop report lacks %s", want)
 		}
+	}
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM", code)
+	}
+}
+
+// TestRunEnrichesContainerAlerts: a process in a container-style cgroup whose id a pod of this
+// node reports is matched by a container rule; the alert's k8s.* fields name that pod (the
+// annotator feeds the rule fields from the pod cache, through a kubeconfig to an API server
+// stand-in).
+func TestRunEnrichesContainerAlerts(t *testing.T) {
+	needRoot(t)
+	compat := compatDir(t)
+	abs, err := filepath.Abs(filepath.Join(compat, "falco_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("needs python3")
+	}
+	idb := make([]byte, 32)
+	_, _ = rand.Read(idb)
+	id := hex.EncodeToString(idb)
+	cgRoot := "/sys/fs/cgroup/unified"
+	if _, err := os.Stat(cgRoot + "/cgroup.procs"); err != nil {
+		cgRoot = "/sys/fs/cgroup"
+	}
+	cg := cgRoot + "/docker/" + id
+	if err := os.MkdirAll(cg, 0o755); err != nil {
+		t.Fatalf("create a container cgroup: %v", err)
+	}
+	t.Cleanup(func() { _ = os.Remove(cg); _ = os.Remove(cgRoot + "/docker") })
+
+	pod := fmt.Sprintf(`{"metadata":{"name":"web-1","namespace":"shop","uid":"9b1f3c9e-1111-2222-3333-444455556666","resourceVersion":"1","labels":{"app":"web"}},
+"spec":{"nodeName":"node-a","containers":[{"name":"app","image":"nginx:1.27"}]},
+"status":{"podIP":"10.1.2.3","containerStatuses":[{"name":"app","image":"nginx:1.27","imageID":"docker.io/library/nginx@sha256:0123","containerID":"docker://%s","ready":true,"restartCount":0,"state":{"running":{}}}]}}`, id)
+	apiURL, _ := fakeAPIServer(t, strings.ReplaceAll(pod, "\n", ""))
+	p := startCollector(t, "-r", abs, "--kubernetes.enabled", "--kubernetes.kubeconfig", writeKubeconfig(t, apiURL),
+		"--kubernetes.node-name", "node-a")
+
+	cmd := exec.Command("/bin/bash", "-c", "echo $$ > "+cg+"/cgroup.procs && "+
+		`python3 -c "import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)" lanner-enrich`)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	const rule = "Packet socket created in container"
+	var got []liveAlert
+	waitFor(t, "the container alert", func() bool {
+		got = p.find(rule, "container.id", id[:12])
+		return len(got) > 0
+	})
+	a := got[0]
+	for k, want := range map[string]string{"k8s.pod.name": "web-1", "k8s.ns.name": "shop", "container.name": "app",
+		"container.image.repository": "nginx", "container.image.tag": "1.27"} {
+		if v := fmt.Sprint(a.OutputFields[k]); v != want {
+			t.Errorf("%s = %q, want %q", k, v, want)
+		}
+	}
+	if a.Priority != "Notice" || !strings.Contains(a.Output, "k8s_pod_name=web-1 k8s_ns_name=shop") {
+		t.Errorf("priority %s, output %q", a.Priority, a.Output)
 	}
 	if code := p.stop(t); code != 0 {
 		t.Fatalf("exit status %d after SIGTERM", code)

@@ -274,8 +274,8 @@ func TestStdoutSinkFormats(t *testing.T) {
 // fakeAPIServer answers the lists and watches of the enrich cache with nothing (watches stay open
 // until the client leaves), which is all an informer needs to sync. It stands in for an API
 // server because none runs here; the cache itself is tested against client-go's fake clientset
-// in enrich/.
-func fakeAPIServer(t *testing.T) (url string, requests func() []string) {
+// in enrich/. pods are JSON Pod objects the pod list holds.
+func fakeAPIServer(t *testing.T, pods ...string) (url string, requests func() []string) {
 	t.Helper()
 	var mu sync.Mutex
 	var seen []string
@@ -295,7 +295,12 @@ func fakeAPIServer(t *testing.T) (url string, requests func() []string) {
 		if r.URL.Query().Get("watch") == "true" {
 			w.WriteHeader(http.StatusOK)
 			if r.URL.Query().Get("sendInitialEvents") == "true" {
-				// client-go's streaming list: the initial state (empty) ends with this bookmark
+				// client-go's streaming list: the initial state, then a bookmark ends it
+				if kind.kind == "Pod" {
+					for _, p := range pods {
+						fmt.Fprintf(w, `{"type":"ADDED","object":%s}`+"\n", p)
+					}
+				}
 				fmt.Fprintf(w, `{"type":"BOOKMARK","object":{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"1","annotations":{"k8s.io/initial-events-end":"true"}}}}`+"\n",
 					kind.kind, kind.apiVersion)
 			}
@@ -303,7 +308,11 @@ func fakeAPIServer(t *testing.T) (url string, requests func() []string) {
 			<-r.Context().Done()
 			return
 		}
-		fmt.Fprintf(w, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"1"},"items":[]}`, kind.kind+"List", kind.apiVersion)
+		items := ""
+		if kind.kind == "Pod" {
+			items = strings.Join(pods, ",")
+		}
+		fmt.Fprintf(w, `{"kind":%q,"apiVersion":%q,"metadata":{"resourceVersion":"1"},"items":[%s]}`, kind.kind+"List", kind.apiVersion, items)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
@@ -313,17 +322,7 @@ func fakeAPIServer(t *testing.T) (url string, requests func() []string) {
 // /readyz reports it once the informers have listed.
 func TestRunKubernetesCache(t *testing.T) {
 	apiURL, requests := fakeAPIServer(t)
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: %q}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`, apiURL)
-	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kubeconfig := writeKubeconfig(t, apiURL)
 	httpAddr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -364,4 +363,21 @@ current-context: x
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
+}
+
+// writeKubeconfig writes a kubeconfig for the API server at url.
+func writeKubeconfig(t *testing.T, url string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`, url)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
