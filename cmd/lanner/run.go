@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/lannersec/lanner/collector/alert"
 	"github.com/lannersec/lanner/collector/audit"
@@ -250,6 +251,8 @@ func (c *collector) open(stdout io.Writer) error {
 				return &usageError{msg: "run: kubernetes.enabled needs kubernetes.node_name or $NODE_NAME (or kubernetes.all_nodes)"}
 			}
 		}
+		// client-go logs through klog; send it to lanner's log, in its format
+		klog.SetSlogLogger(log.With("component", "client-go"))
 		client, err := enrich.NewClient(k.Kubeconfig)
 		if err != nil {
 			return fmt.Errorf("run: kubernetes: %w", err)
