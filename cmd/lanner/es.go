@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,8 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
+	"github.com/lannersec/lanner/collector/config"
 	"github.com/lannersec/lanner/shippers/elasticsearch"
 )
 
@@ -57,10 +56,10 @@ lanner's own template and policy with the current ones.
 	return c
 }
 
+// loadESConfig reads the elasticsearch: block of a `lanner run` configuration file (a file
+// holding only that block is one), strictly, so that es setup and the collector read the same
+// file the same way.
 func loadESConfig(path string) (elasticsearch.Config, error) {
-	var doc struct {
-		Elasticsearch elasticsearch.Config `yaml:"elasticsearch"`
-	}
 	if path == "" {
 		return elasticsearch.Config{}, nil
 	}
@@ -68,12 +67,11 @@ func loadESConfig(path string) (elasticsearch.Config, error) {
 	if err != nil {
 		return elasticsearch.Config{}, &usageError{msg: fmt.Sprintf("%s: %v", path, err)}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return elasticsearch.Config{}, &usageError{msg: fmt.Sprintf("%s: %v", path, err)}
+	cfg := config.Default()
+	if _, err := config.Parse(path, data, &cfg, nil); err != nil {
+		return elasticsearch.Config{}, &usageError{msg: err.Error()}
 	}
-	return doc.Elasticsearch, nil
+	return cfg.Elasticsearch.Config, nil
 }
 
 func runESSetup(ctx context.Context, stdout, stderr io.Writer, fl esSetupFlags) error {
