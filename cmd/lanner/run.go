@@ -485,10 +485,17 @@ func (c *collector) captureLoop(ctx, alertCtx context.Context) error {
 }
 
 // watchDrops compares the kernel counters every check_interval and logs Falco's
-// syscall_event_drops line when too many records were lost.
+// syscall_event_drops line when too many records were lost. Records lost in userspace (they
+// reached lanner but could not be decoded) are reported too, rate limited the same way.
 func (c *collector) watchDrops(ctx context.Context, done <-chan struct{}) {
 	t := time.NewTicker(c.cfg.Drops.CheckInterval)
 	defer t.Stop()
+	var every time.Duration
+	if c.cfg.Drops.Rate > 0 {
+		every = time.Duration(float64(time.Second) / c.cfg.Drops.Rate)
+	}
+	var lastDecode uint64
+	var lastLog time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -502,6 +509,19 @@ func (c *collector) watchDrops(ctx context.Context, done <-chan struct{}) {
 				continue
 			}
 			c.drops.Observe(now, s)
+			var total uint64
+			var kinds []any
+			if m := c.decodeErrs.Load(); m != nil {
+				for k, n := range *m {
+					total += n
+					kinds = append(kinds, "n_"+string(k), n)
+				}
+			}
+			if total > lastDecode && (lastLog.IsZero() || now.Sub(lastLog) >= every) {
+				c.log.Warn("syscall event drop: records lanner could not decode",
+					append([]any{"n_drops_decode", total - lastDecode, "total_drops_decode", total}, kinds...)...)
+				lastDecode, lastLog = total, now
+			}
 		}
 	}
 }
