@@ -381,3 +381,53 @@ current-context: x
 	}
 	return path
 }
+
+// The audit source authenticates the API server by its bearer token.
+func TestRunAuditBearerToken(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("s3cret-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auditAddr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	stderr := &syncBuffer{}
+	root.SetOut(io.Discard)
+	root.SetErr(stderr)
+	root.SetArgs([]string{"run", "-r", "../../rules/lanner_rules.yaml", "--capture.enabled=false", "--http.enabled=false",
+		"--audit.enabled", "--audit.plaintext", "--audit.bearer-token-file", tokenFile, "--audit.listen", auditAddr})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	post := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+auditAddr+"/k8s-audit",
+			strings.NewReader(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, "the webhook", func() bool { return post("s3cret-token") != 0 })
+	cases := []struct {
+		token string
+		want  int
+	}{{"s3cret-token", http.StatusOK}, {"", http.StatusUnauthorized}, {"wrong", http.StatusForbidden}}
+	for _, c := range cases {
+		if got := post(c.token); got != c.want {
+			t.Errorf("token %q: status %d, want %d", c.token, got, c.want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "s3cret-token") {
+		t.Error("the token reached the log")
+	}
+}

@@ -328,3 +328,14 @@ func FuzzParse(f *testing.F) {
 		_ = cfg.Validate()
 	})
 }
+
+// The configuration `make run` uses must load as it is.
+func TestLocalConfigLoads(t *testing.T) {
+	cfg, err := Load("../../deploy/local/lanner.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Capture.Enabled || !cfg.Stdout.Enabled || !cfg.JSONOutput || cfg.Elasticsearch.Enabled {
+		t.Errorf("deploy/local/lanner.yaml: want capture and JSON on stdout, Elasticsearch off until make run turns it on: %+v", cfg)
+	}
+}
