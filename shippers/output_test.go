@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,11 @@ func testAlert(i int, rule string, p alert.Priority, tags ...string) *alert.Aler
 
 func TestRecordRoundTrip(t *testing.T) {
 	a := testAlert(7, "R", alert.Warning, "a", "b")
-	a.K8s = &alert.K8sMeta{Namespace: "ns", PodName: "p", Labels: map[string]string{"app": "x"}}
+	a.K8s = &alert.K8sMeta{Namespace: "ns", PodName: "p", PodUID: "u", NodeName: "n", ContainerName: "c",
+		OwnerKind: "Deployment", OwnerName: "d", Labels: map[string]string{"app": "x"}, Annotations: map[string]string{"a": "b"},
+		PodIP: "10.0.0.1", ContainerID: "cid", Image: "img:1", ImageID: "img@sha256:1", ReplicaSet: "rs", Deployment: "d",
+		StatefulSet: "ss", DaemonSet: "ds", Job: "j", CronJob: "cj", NamespaceLabels: map[string]string{"team": "t"}}
+	a.K8sLookup = alert.K8sFoundDeleted
 	r := NewRecord(a, "desc", "rules.yaml")
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -49,6 +54,22 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	if string(got.Alert.AppendJSON(nil)) != string(a.AppendJSON(nil)) {
 		t.Fatal("Falco JSON differs after the round trip")
+	}
+	// Every Kubernetes field and the lookup outcome survive the spool (they are not in the
+	// Falco JSON form).
+	if !reflect.DeepEqual(got.Alert.K8s, a.K8s) || got.Alert.K8sLookup != alert.K8sFoundDeleted {
+		t.Fatalf("k8s metadata changed in the round trip:\n got  %+v %v\n want %+v %v", got.Alert.K8s, got.Alert.K8sLookup, a.K8s, a.K8sLookup)
+	}
+	for _, l := range []alert.K8sLookup{alert.K8sNotLooked, alert.K8sFound, alert.K8sUnknownContainer, alert.K8sCacheNotSynced} {
+		a.K8s, a.K8sLookup = nil, l
+		b, _ := NewRecord(a, "", "").MarshalBinary()
+		got, err := UnmarshalRecord(b)
+		if err != nil || got.Alert.K8sLookup != l || got.Alert.K8s != nil {
+			t.Fatalf("lookup %v: got %+v, %v", l, got, err)
+		}
+	}
+	if got, err := UnmarshalRecord([]byte(`{"v":1,"id":"x","alert":{"rule":"r","time":"2026-11-26T10:00:00Z","priority":"Warning","source":"syscall","output":"o"},"k8s_lookup":"from_the_future"}`)); err != nil || got.Alert.K8sLookup != alert.K8sNotLooked {
+		t.Fatalf("unknown lookup outcome: %+v, %v; want read as no lookup", got, err)
 	}
 	for _, bad := range []string{`{`, `{"v":2,"id":"x","alert":{}}`, `{"v":1,"alert":{}}`, `{"v":1,"id":"x","alert":{"rule":"r","time":"x"}}`} {
 		if _, err := UnmarshalRecord([]byte(bad)); err == nil {

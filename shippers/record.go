@@ -76,6 +76,29 @@ type wireK8s struct {
 	OwnerName     string            `json:"owner_name,omitempty"`
 	Labels        map[string]string `json:"labels,omitempty"`
 	Annotations   map[string]string `json:"annotations,omitempty"`
+
+	PodIP           string            `json:"pod_ip,omitempty"`
+	ContainerID     string            `json:"container_id,omitempty"`
+	Image           string            `json:"image,omitempty"`
+	ImageID         string            `json:"image_id,omitempty"`
+	ReplicaSet      string            `json:"replicaset,omitempty"`
+	Deployment      string            `json:"deployment,omitempty"`
+	StatefulSet     string            `json:"statefulset,omitempty"`
+	DaemonSet       string            `json:"daemonset,omitempty"`
+	Job             string            `json:"job,omitempty"`
+	CronJob         string            `json:"cronjob,omitempty"`
+	NamespaceLabels map[string]string `json:"namespace_labels,omitempty"`
+}
+
+// parseK8sLookup reads K8sLookup.String() back. An outcome this build does not know (a spool
+// written by a newer one) reads as no lookup rather than failing the whole record.
+func parseK8sLookup(s string) alert.K8sLookup {
+	for _, l := range []alert.K8sLookup{alert.K8sFound, alert.K8sFoundDeleted, alert.K8sUnknownContainer, alert.K8sCacheNotSynced} {
+		if l.String() == s {
+			return l
+		}
+	}
+	return alert.K8sNotLooked
 }
 
 // MarshalBinary returns the spooled form of r. It is written by hand, not with encoding/json,
@@ -108,12 +131,19 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	if k := r.Alert.K8s; k != nil {
 		kb, err := json.Marshal(&wireK8s{Namespace: k.Namespace, PodName: k.PodName, PodUID: k.PodUID,
 			NodeName: k.NodeName, ContainerName: k.ContainerName, OwnerKind: k.OwnerKind,
-			OwnerName: k.OwnerName, Labels: k.Labels, Annotations: k.Annotations})
+			OwnerName: k.OwnerName, Labels: k.Labels, Annotations: k.Annotations,
+			PodIP: k.PodIP, ContainerID: k.ContainerID, Image: k.Image, ImageID: k.ImageID,
+			ReplicaSet: k.ReplicaSet, Deployment: k.Deployment, StatefulSet: k.StatefulSet,
+			DaemonSet: k.DaemonSet, Job: k.Job, CronJob: k.CronJob, NamespaceLabels: k.NamespaceLabels})
 		if err != nil {
 			return nil, fmt.Errorf("record: %w", err)
 		}
 		b = append(b, `,"k8s":`...)
 		b = append(b, kb...)
+	}
+	if l := r.Alert.K8sLookup; l != alert.K8sNotLooked {
+		b = append(b, `,"k8s_lookup":`...)
+		b = appendJSONString(b, l.String())
 	}
 	return append(b, '}'), nil
 }
@@ -203,7 +233,13 @@ func UnmarshalRecord(data []byte) (*Record, error) {
 		}
 		a.K8s = &alert.K8sMeta{Namespace: s("namespace"), PodName: s("pod_name"), PodUID: s("pod_uid"),
 			NodeName: s("node_name"), ContainerName: s("container_name"), OwnerKind: s("owner_kind"),
-			OwnerName: s("owner_name"), Labels: m("labels"), Annotations: m("annotations")}
+			OwnerName: s("owner_name"), Labels: m("labels"), Annotations: m("annotations"),
+			PodIP: s("pod_ip"), ContainerID: s("container_id"), Image: s("image"), ImageID: s("image_id"),
+			ReplicaSet: s("replicaset"), Deployment: s("deployment"), StatefulSet: s("statefulset"),
+			DaemonSet: s("daemonset"), Job: s("job"), CronJob: s("cronjob"), NamespaceLabels: m("namespace_labels")}
+	}
+	if l, ok := w["k8s_lookup"].(string); ok {
+		a.K8sLookup = parseK8sLookup(l)
 	}
 	r := &Record{ID: id, Alert: a}
 	r.RuleDescription, _ = w["rule_description"].(string)

@@ -43,7 +43,7 @@ type Alert struct {
 // K8sLookup is the outcome of an enricher's lookup of an alert's container.
 type K8sLookup uint8
 
-// Lookup outcomes. Shippers write String() (e.g. ECS labels.lanner_k8s_lookup).
+// Lookup outcomes. Shippers write String() (ECS: lanner.k8s.lookup).
 const (
 	K8sNotLooked K8sLookup = iota
 	// K8sFound: the container belongs to a live pod of the cache.

@@ -461,33 +461,12 @@ func document(r *shippers.Record) *doc {
 		d.set("orchestrator.resource.name", pod)
 	}
 	if k := a.K8s; k != nil {
-		d.set("orchestrator.type", "kubernetes")
-		set := func(path, v string) {
-			if v != "" {
-				d.set(path, v)
-			}
-		}
-		set("orchestrator.namespace", k.Namespace)
-		set("kubernetes.namespace", k.Namespace)
-		if k.PodName != "" {
-			d.set("orchestrator.resource.type", "pod")
-		}
-		set("orchestrator.resource.name", k.PodName)
-		set("orchestrator.resource.id", k.PodUID)
-		set("kubernetes.pod.name", k.PodName)
-		set("kubernetes.pod.uid", k.PodUID)
-		set("kubernetes.node.name", k.NodeName)
-		set("kubernetes.container.name", k.ContainerName)
-		if k.OwnerKind != "" && k.OwnerName != "" {
-			set("kubernetes."+strings.ToLower(k.OwnerKind)+".name", k.OwnerName)
-			d.set("orchestrator.resource.parent.type", strings.ToLower(k.OwnerKind))
-		}
-		if l := dedot(k.Labels); l != nil {
-			d.set("kubernetes.labels", l)
-		}
-		if an := dedot(k.Annotations); an != nil {
-			d.set("kubernetes.annotations", an)
-		}
+		k8sFields(d, k)
+	}
+	// The lookup's outcome, whenever a lookup was made: an alert from a container the pod cache
+	// does not know has no kubernetes.* at all, and this says why.
+	if l := a.K8sLookup; l != alert.K8sNotLooked {
+		d.set("lanner.k8s.lookup", l.String())
 	}
 
 	// The original alert, so nothing is lost: output_fields keeps Falco's dotted keys in a
@@ -504,6 +483,111 @@ func document(r *shippers.Record) *doc {
 	}
 	d.set("falco", falco)
 	return d
+}
+
+// k8sFields writes the enricher's metadata as Elastic's Kubernetes integration (Beats'
+// add_kubernetes_metadata) and ECS name it: kubernetes.* for the pod and its owners,
+// orchestrator.* for the resource, container.* for the container. It runs after the fields
+// from the alert's output and wins over them: the enricher read the API server, the output
+// fields only what the runtime labels said.
+func k8sFields(d *doc, k *alert.K8sMeta) {
+	set := func(path, v string) {
+		if v != "" {
+			d.set(path, v)
+		}
+	}
+	d.set("orchestrator.type", "kubernetes")
+	set("orchestrator.namespace", k.Namespace)
+	set("kubernetes.namespace", k.Namespace)
+	if k.PodName != "" {
+		d.set("orchestrator.resource.type", "pod")
+	}
+	set("orchestrator.resource.name", k.PodName)
+	set("orchestrator.resource.id", k.PodUID)
+	set("kubernetes.pod.name", k.PodName)
+	set("kubernetes.pod.uid", k.PodUID)
+	if ip, err := netip.ParseAddr(k.PodIP); err == nil {
+		// ECS wants an array here (a pod has one IP in the field's own example).
+		d.set("orchestrator.resource.ip", []string{ip.String()})
+		d.set("kubernetes.pod.ip", ip.String())
+	}
+	set("kubernetes.node.name", k.NodeName)
+	set("kubernetes.container.name", k.ContainerName)
+	set("container.name", k.ContainerName)
+	set("container.id", k.ContainerID)
+	if k.Image != "" {
+		name, tag := splitImage(k.Image)
+		d.set("container.image.name", name)
+		if tag != "" {
+			d.set("container.image.tag", []string{tag})
+		}
+	}
+	if _, digest, ok := strings.Cut(k.ImageID, "@"); ok && digest != "" {
+		d.set("container.image.hash.all", []string{digest})
+	} else if strings.HasPrefix(k.ImageID, "sha256:") {
+		d.set("container.image.hash.all", []string{k.ImageID})
+	}
+	// Every owner of the chain the enricher resolved, then the top owner when it is of a kind
+	// the chain has no field for (a custom controller).
+	set("kubernetes.replicaset.name", k.ReplicaSet)
+	set("kubernetes.deployment.name", k.Deployment)
+	set("kubernetes.statefulset.name", k.StatefulSet)
+	set("kubernetes.daemonset.name", k.DaemonSet)
+	set("kubernetes.job.name", k.Job)
+	set("kubernetes.cronjob.name", k.CronJob)
+	if k.OwnerKind != "" && k.OwnerName != "" {
+		kind := strings.ToLower(k.OwnerKind)
+		switch kind {
+		case "replicaset", "deployment", "statefulset", "daemonset", "job", "cronjob":
+			if !ownerSet(k, kind) {
+				d.set("kubernetes."+kind+".name", k.OwnerName)
+			}
+		}
+		// ECS: "the name of a built-in workload resource (e.g., Deployment, StatefulSet)".
+		d.set("orchestrator.resource.parent.type", k.OwnerKind)
+	}
+	if l := dedot(k.Labels); l != nil {
+		d.set("kubernetes.labels", l)
+	}
+	if an := dedot(k.Annotations); an != nil {
+		d.set("kubernetes.annotations", an)
+	}
+	if nl := dedot(k.NamespaceLabels); nl != nil {
+		d.set("kubernetes.namespace_labels", nl)
+	}
+}
+
+// ownerSet reports whether the chain field of kind (lower case) is already filled.
+func ownerSet(k *alert.K8sMeta, kind string) bool {
+	switch kind {
+	case "replicaset":
+		return k.ReplicaSet != ""
+	case "deployment":
+		return k.Deployment != ""
+	case "statefulset":
+		return k.StatefulSet != ""
+	case "daemonset":
+		return k.DaemonSet != ""
+	case "job":
+		return k.Job != ""
+	case "cronjob":
+		return k.CronJob != ""
+	}
+	return false
+}
+
+// splitImage splits an image reference into its name and tag: "reg:5000/ns/app:1.2" gives
+// "reg:5000/ns/app" and "1.2"; a digest reference ("app@sha256:...") has no tag, and the
+// digest is left out of the name (container.image.hash.all carries digests).
+func splitImage(ref string) (name, tag string) {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	slash := strings.LastIndexByte(ref, '/')
+	if i := strings.LastIndexByte(ref, ':'); i > slash {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, ""
 }
 
 func jsonScalar(v any) string {

@@ -182,6 +182,17 @@ func TestIntegrationReplayedAlertsAsECS(t *testing.T) {
 	ds := randName("logs-lanner.alerts-it")
 	cfg := Config{Addresses: []string{url}, DataStream: ds}
 	recs := goldenRecords(t)
+	// One enriched alert, so the node indexes every kubernetes.*/orchestrator.*/container.* field.
+	enriched := testRecord(77)
+	enriched.Alert.K8s, enriched.Alert.K8sLookup = &alert.K8sMeta{Namespace: "shop", PodName: "web-7d9c-x2x",
+		PodUID: "uid-1", NodeName: "node-a", ContainerName: "nginx", OwnerKind: "Deployment", OwnerName: "web",
+		Labels: map[string]string{"app.kubernetes.io/name": "web"}, PodIP: "10.244.1.7",
+		ContainerID: "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789",
+		Image:       "nginx:1.25.3", ImageID: "docker.io/library/nginx@sha256:1111", ReplicaSet: "web-7d9c", Deployment: "web",
+		NamespaceLabels: map[string]string{"team": "payments"}}, alert.K8sFoundDeleted
+	unknown := testRecord(78)
+	unknown.Alert.K8sLookup = alert.K8sUnknownContainer
+	recs = append(recs, enriched, unknown)
 	reg := prometheus.NewRegistry()
 	p := newPipeline(t, t.TempDir(), cfg, reg)
 	defer p.out.Close()
@@ -218,7 +229,15 @@ func TestIntegrationReplayedAlertsAsECS(t *testing.T) {
 		props := map[string]any{"properties": m.Mappings.Properties}
 		for path, want := range map[string]string{"@timestamp": "date", "event.severity": "long", "process.pid": "long",
 			"source.ip": "ip", "destination.ip": "ip", "rule.name": "keyword", "event.kind": "keyword",
-			"orchestrator.namespace": "keyword", "falco.output_fields": "flattened", "message": "text"} {
+			"orchestrator.namespace": "keyword", "falco.output_fields": "flattened", "message": "text",
+			"orchestrator.resource.ip": "ip", "kubernetes.pod.ip": "ip", "kubernetes.pod.uid": "keyword",
+			"kubernetes.namespace": "keyword", "kubernetes.node.name": "keyword", "kubernetes.container.name": "keyword",
+			"kubernetes.replicaset.name": "keyword", "kubernetes.deployment.name": "keyword",
+			"kubernetes.statefulset.name": "keyword", "kubernetes.daemonset.name": "keyword",
+			"kubernetes.job.name": "keyword", "kubernetes.cronjob.name": "keyword",
+			"kubernetes.labels": "flattened", "kubernetes.namespace_labels": "flattened",
+			"orchestrator.resource.parent.type": "keyword", "container.id": "keyword",
+			"container.image.name": "keyword", "container.image.hash.all": "keyword", "lanner.k8s.lookup": "keyword"} {
 			cur := props
 			for _, part := range strings.Split(path, ".") {
 				next, _ := cur["properties"].(map[string]any)[part].(map[string]any)
@@ -250,6 +269,33 @@ func TestIntegrationReplayedAlertsAsECS(t *testing.T) {
 	for _, r := range recs {
 		if r.ID == h.ID && h.Source["rule"].(map[string]any)["name"] != r.Alert.Rule {
 			t.Fatalf("document %s has rule %v, want %s", h.ID, h.Source["rule"], r.Alert.Rule)
+		}
+	}
+
+	// The enriched alert is searchable by its Kubernetes fields with their types (a term on an
+	// ip field, a flattened label), and the miss by its lookup outcome.
+	for _, q := range []struct {
+		query string
+		id    string
+	}{
+		{`{"term":{"kubernetes.pod.ip":"10.244.1.7"}}`, enriched.ID},
+		{`{"term":{"orchestrator.resource.ip":"10.244.0.0/16"}}`, enriched.ID},
+		{`{"term":{"kubernetes.namespace_labels.team":"payments"}}`, enriched.ID},
+		{`{"term":{"kubernetes.deployment.name":"web"}}`, enriched.ID},
+		{`{"term":{"lanner.k8s.lookup":"found_deleted_pod"}}`, enriched.ID},
+		{`{"term":{"container.image.hash.all":"sha256:1111"}}`, enriched.ID},
+		{`{"term":{"lanner.k8s.lookup":"unknown_container"}}`, unknown.ID},
+	} {
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					ID string `json:"_id"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		esDo(t, "POST", url+"/"+ds+"/_search", `{"query":`+q.query+`}`, &res)
+		if len(res.Hits.Hits) != 1 || res.Hits.Hits[0].ID != q.id {
+			t.Errorf("query %s: hits %+v, want only %s", q.query, res.Hits.Hits, q.id)
 		}
 	}
 

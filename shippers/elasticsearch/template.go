@@ -58,6 +58,7 @@ func mappings() map[string]any {
 		"kubernetes.namespace", "kubernetes.pod.name", "kubernetes.pod.uid", "kubernetes.node.name",
 		"kubernetes.container.name", "kubernetes.deployment.name", "kubernetes.replicaset.name",
 		"kubernetes.statefulset.name", "kubernetes.daemonset.name", "kubernetes.job.name", "kubernetes.cronjob.name",
+		"container.image.hash.all", "lanner.k8s.lookup",
 		"falco.rule", "falco.priority", "falco.source", "falco.hostname", "falco.tags"} {
 		set(p, kw)
 	}
@@ -68,7 +69,7 @@ func mappings() map[string]any {
 		"source.port", "destination.port", "client.port", "server.port"} {
 		set(p, long)
 	}
-	for _, p := range []string{"source.ip", "destination.ip", "client.ip", "server.ip"} {
+	for _, p := range []string{"source.ip", "destination.ip", "client.ip", "server.ip", "orchestrator.resource.ip", "kubernetes.pod.ip"} {
 		set(p, ip)
 	}
 	set("event.start", date)
@@ -77,6 +78,7 @@ func mappings() map[string]any {
 	set("falco.output_fields", flat)
 	set("kubernetes.labels", flat)
 	set("kubernetes.annotations", flat)
+	set("kubernetes.namespace_labels", flat)
 	// dynamic false: a field lanner does not know is kept in _source but not indexed, so a
 	// surprise can never turn into a mapping conflict that rejects alerts.
 	return map[string]any{"dynamic": false, "properties": props}
