@@ -113,20 +113,20 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	}
 	b := make([]byte, 0, 1024)
 	b = append(b, `{"v":1,"id":`...)
-	b = appendJSONString(b, r.ID)
+	b = AppendJSONString(b, r.ID)
 	b = append(b, `,"alert":`...)
 	b = r.Alert.AppendJSON(b)
 	if r.Alert.Message != "" {
 		b = append(b, `,"message":`...)
-		b = appendJSONString(b, r.Alert.Message)
+		b = AppendJSONString(b, r.Alert.Message)
 	}
 	if r.RuleDescription != "" {
 		b = append(b, `,"rule_description":`...)
-		b = appendJSONString(b, r.RuleDescription)
+		b = AppendJSONString(b, r.RuleDescription)
 	}
 	if r.Ruleset != "" {
 		b = append(b, `,"ruleset":`...)
-		b = appendJSONString(b, r.Ruleset)
+		b = AppendJSONString(b, r.Ruleset)
 	}
 	if k := r.Alert.K8s; k != nil {
 		kb, err := json.Marshal(&wireK8s{Namespace: k.Namespace, PodName: k.PodName, PodUID: k.PodUID,
@@ -143,14 +143,15 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 	}
 	if l := r.Alert.K8sLookup; l != alert.K8sNotLooked {
 		b = append(b, `,"k8s_lookup":`...)
-		b = appendJSONString(b, l.String())
+		b = AppendJSONString(b, l.String())
 	}
 	return append(b, '}'), nil
 }
 
-// appendJSONString appends s as a JSON string (encoding/json's escaping, minus its HTML
-// escapes, which JSON does not need).
-func appendJSONString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string (encoding/json's escaping, minus its HTML
+// escapes, which JSON does not need; invalid UTF-8 becomes U+FFFD). The spool record and the
+// Elasticsearch documents share it so both escape a value the same way.
+func AppendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
