@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lannersec/lanner/collector/engine/filter"
 	"github.com/lannersec/lanner/collector/event"
 	"github.com/lannersec/lanner/collector/fields"
 )
@@ -201,15 +202,16 @@ type compiledToken struct {
 	keys []outputKey
 }
 
-// compileToken finds the longest prefix of s that parses as a field or transformer and
-// resolves, shrinking one byte at a time as libsinsp does; n is the length consumed.
+// compileToken finds the longest prefix of s that parses as a field or transformer (with the
+// condition parser's rules, filter.ParseFieldExpr) and resolves, shrinking one byte at a time as
+// libsinsp does; n is the length consumed.
 func compileToken(s string, src event.Source, r *fields.Registry) (compiledToken, int, error) {
 	// Falco reports the error of the last (shortest) attempt, which is usually "expected a
 	// field" about one letter; the first resolution error ("unknown field proc.nme") is what
 	// the rule author needs, so that one is kept.
 	var firstResolveErr, lastErr error
 	for size := len(s); size > 0; {
-		expr, n, err := parseFieldOrTransformer(s[:size])
+		expr, n, err := filter.ParseFieldExpr(s[:size])
 		if err == nil {
 			var tok compiledToken
 			tok, err = resolveExpr(expr, src, r)
@@ -234,52 +236,44 @@ func compileToken(s string, src event.Source, r *fields.Registry) (compiledToken
 	return compiledToken{}, 0, fmt.Errorf("unknown filter: %w", lastErr)
 }
 
-// fieldExpr is a parsed output token: a field with its argument, or a transformer around one.
-type fieldExpr struct {
-	transformer string
-	inner       *fieldExpr
-	name        string
-	arg         string
-	hasArg      bool
+// tokenKey is the token's canonical text, the key Falco uses in output_fields: the argument as
+// it was after unquoting, between brackets.
+func tokenKey(x *filter.FieldExpr) string {
+	if x.Transformer != "" {
+		return x.Transformer + "(" + tokenKey(x.Inner) + ")"
+	}
+	if x.HasArg {
+		return x.Name + "[" + x.Arg + "]"
+	}
+	return x.Name
 }
 
-// key is the token's canonical text, the key Falco uses in output_fields.
-func (x *fieldExpr) key() string {
-	if x.transformer != "" {
-		return x.transformer + "(" + x.inner.key() + ")"
-	}
-	if x.hasArg {
-		return x.name + "[" + x.arg + "]"
-	}
-	return x.name
-}
-
-func resolveExpr(x *fieldExpr, src event.Source, r *fields.Registry) (compiledToken, error) {
-	if x.transformer == "" {
-		ex, err := r.Resolve(src, x.name, x.arg, x.hasArg)
+func resolveExpr(x *filter.FieldExpr, src event.Source, r *fields.Registry) (compiledToken, error) {
+	if x.Transformer == "" {
+		ex, err := r.Resolve(src, x.Name, x.Arg, x.HasArg)
 		if err != nil {
 			return compiledToken{}, err
 		}
 		if ex.Field != nil && ex.Field.Has(fields.FilterOnly) {
-			return compiledToken{}, fmt.Errorf("%s is filter only and cannot be used as a display field", x.key())
+			return compiledToken{}, fmt.Errorf("%s is filter only and cannot be used as a display field", tokenKey(x))
 		}
-		return compiledToken{x: ex, keys: []outputKey{{key: x.key(), x: ex}}}, nil
+		return compiledToken{x: ex, keys: []outputKey{{key: tokenKey(x), x: ex}}}, nil
 	}
-	inner, err := resolveExpr(x.inner, src, r)
+	inner, err := resolveExpr(x.Inner, src, r)
 	if err != nil {
 		return compiledToken{}, err
 	}
-	ex, err := transform(x.transformer, inner.x)
+	ex, err := transform(x.Transformer, inner.x)
 	if err != nil {
 		return compiledToken{}, err
 	}
-	ex.Name = x.key()
+	ex.Name = tokenKey(x)
 	// Falco lists the plain fields inside a transformer, then the outermost transformer
 	// itself (a nested transformer replaces the one it wraps).
 	keys := inner.keys
-	if x.inner.transformer != "" {
+	if x.Inner.Transformer != "" {
 		keys = keys[:len(keys)-1]
 	}
-	keys = append(keys[:len(keys):len(keys)], outputKey{key: x.key(), x: ex})
+	keys = append(keys[:len(keys):len(keys)], outputKey{key: tokenKey(x), x: ex})
 	return compiledToken{x: ex, keys: keys}, nil
 }

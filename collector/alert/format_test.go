@@ -68,6 +68,12 @@ func TestFormatter(t *testing.T) {
 		{"b64", "%b64(proc.env[B64])", 1, "hello", map[string]any{"proc.env[B64]": "aGVsbG8=", "b64(proc.env[B64])": "hello"}},
 		{"b64 without padding", "%b64(proc.env[B64NP])", 1, "hello", map[string]any{"proc.env[B64NP]": "aGVsbG8", "b64(proc.env[B64NP])": "hello"}},
 		{"b64 of invalid input is missing", "%b64(proc.env[BAD])", 1, "<NA>", map[string]any{"proc.env[BAD]": "!!not base64", "b64(proc.env[BAD])": nil}},
+		// Output tokens are parsed by the condition parser (Falco's parse_field_or_transformer), so
+		// a quoted argument is unescaped like a quoted string in a condition; lanner's own token
+		// lexer used to decode only \\, \" and \' and looked up the variable `B\x36\x34`.
+		{"quoted argument escapes are decoded", `%proc.env["B\x36\x34"]`, 1, "aGVsbG8=", map[string]any{"proc.env[B64]": "aGVsbG8="}},
+		{"quoted argument with bracket", `%proc.env["B]"]`, 1, "<NA>", map[string]any{"proc.env[B]]": nil}},
+		{"bad escape ends the token before the argument", `%proc.env["\q"]`, 1, `<NA>[\"\\q\"]`, map[string]any{"proc.env": nil}},
 		{"dotted key inside transformer", "%toupper(proc.env.B64)", 1, "AGVSBG8=", map[string]any{"proc.env.B64": "aGVsbG8=", "toupper(proc.env.B64)": "AGVSBG8="}},
 		{"container.info is dropped", "x%container.info y", 1, "x y", map[string]any{}},
 		{"repeated field one key", "%proc.name %proc.name", 1, "Cat Cat", map[string]any{"proc.name": "Cat"}},

@@ -9,10 +9,6 @@ import (
 	"github.com/lannersec/lanner/collector/fields"
 )
 
-// Transformers that may wrap a field in an output token (%tolower(proc.name)). `val` is absent:
-// Falco accepts it only on the right of a comparison.
-var transformerNames = []string{"tolower", "toupper", "b64", "basename", "len"}
-
 // transform wraps x in the named transformer, checking the input type the way libsinsp does
 // ("can't add field transformer: type X is not supported by Y").
 func transform(name string, x *fields.Extractor) (*fields.Extractor, error) {

@@ -8,6 +8,8 @@
 // parse here exactly when they parse there, including the odd corners (word operators need a
 // blank after them, `a andb` is an error, `proc.name inshell_binaries` is accepted), because a
 // rules file that Falco accepts and lanner rejects, or the reverse, is a compatibility bug.
+// ParseFieldExpr exposes the field-or-transformer rule on its own because Falco parses the
+// %tokens of rule outputs with it (collector/alert uses it for that).
 //
 // Compiled matchers allocate nothing on the heap when an event does not match, so the engine can
 // test every candidate rule against every event. They keep scratch buffers for that, so one

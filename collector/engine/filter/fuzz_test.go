@@ -6,8 +6,9 @@ import (
 	"github.com/lannersec/lanner/collector/event"
 )
 
-// FuzzParse checks that no input makes the parser (or the compiler, on the synthetic registry)
-// panic, and that the canonical form of anything that parses parses back to the same form.
+// FuzzParse checks that no input makes the parser (or ParseFieldExpr, or the compiler on the
+// synthetic registry) panic, and that the canonical form of anything that parses parses back to
+// the same form.
 func FuzzParse(f *testing.F) {
 	for _, c := range compatConditions(f) {
 		f.Add(c)
@@ -20,6 +21,15 @@ func FuzzParse(f *testing.F) {
 	}
 	env := newTestEnv(f)
 	f.Fuzz(func(t *testing.T, cond string) {
+		// The output-format entry point reads a prefix: it must not panic, and what it took must
+		// parse alone to the same length.
+		if _, fn, err := ParseFieldExpr(cond); err == nil {
+			if _, fn2, err := ParseFieldExpr(cond[:fn]); err != nil || fn2 != fn {
+				t.Fatalf("ParseFieldExpr(%q) took %d bytes, but that prefix gives %d, %v", cond, fn, fn2, err)
+			}
+		} else if _, ok := err.(*SyntaxError); !ok {
+			t.Fatalf("ParseFieldExpr(%q) returned %T, want *SyntaxError", cond, err)
+		}
 		n, err := Parse(cond)
 		if err != nil {
 			if _, ok := err.(*SyntaxError); !ok {

@@ -58,6 +58,8 @@ func quoteList(l []string) string {
 var (
 	opsText          = quoteList(Ops())
 	transformersText = quoteList(append([]string{"val("}, transforms...))
+	// fieldTransformersText leaves out val, which only exists on the right of an operator.
+	fieldTransformersText = quoteList(transforms)
 )
 
 // Parse parses a condition. It returns a *SyntaxError when the text does not parse.
@@ -66,20 +68,38 @@ func Parse(cond string) (n Node, err error) {
 	if len(cond) == 0 {
 		return nil, &SyntaxError{Line: 1, Col: 1, Msg: "filter input string is empty"}
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			se, ok := r.(*SyntaxError)
-			if !ok {
-				panic(r)
-			}
-			n, err = nil, se
-		}
-	}()
+	defer catchSyntaxError(&err)
 	n = p.parseOr()
 	if p.pos.Offset != len(p.in) {
 		p.fail("unexpected token after '%s', expecting 'or', 'and'", p.last)
 	}
 	return n, nil
+}
+
+// ParseFieldExpr parses a field or a transformer at the start of s, with the rules of the left
+// side of a check (`proc.aname[2]`, `evt.arg["a]b"]`, `tolower( proc.name )`), and returns it with
+// the number of bytes it took; the rest of s is not looked at. It is Falco's
+// parse_field_or_transformer, which libsinsp also uses for the %tokens of output formats. Errors
+// are *SyntaxError; positions in the result are relative to s.
+func ParseFieldExpr(s string) (f *FieldExpr, n int, err error) {
+	p := &parser{in: s, pos: Pos{Line: 1, Col: 1}}
+	defer catchSyntaxError(&err)
+	if f = p.fieldOrTransformer(); f == nil {
+		p.fail("expected a field or a valid transformer: %s", fieldTransformersText)
+	}
+	return f, p.pos.Offset, nil
+}
+
+// catchSyntaxError turns the parser's panic(*SyntaxError) into *err; any other panic is a bug and
+// goes on.
+func catchSyntaxError(err *error) {
+	if r := recover(); r != nil {
+		se, ok := r.(*SyntaxError)
+		if !ok {
+			panic(r)
+		}
+		*err = se
+	}
 }
 
 // parser is a cursor over the input. Like libsinsp's, it has no separate token stream: each
@@ -467,19 +487,28 @@ func (p *parser) parseCheck() Node {
 	if p.lit("(") {
 		return p.parseEmbedded()
 	}
-	if name, ok := p.scan(scanFieldName); ok {
-		f := p.parseFieldRest(name, start)
-		return p.parseCondition(f, start)
-	}
-	if t, ok := p.litList(transforms); ok {
-		p.blank()
-		f := p.parseTransformerRest(t[:len(t)-1], start)
+	if f := p.fieldOrTransformer(); f != nil {
 		return p.parseCondition(f, start)
 	}
 	if name, ok := p.scan(scanIdent); ok {
 		return &Ident{Name: name, Pos: start}
 	}
 	p.fail("expected a '(' token, a field check, or an identifier")
+	return nil
+}
+
+// fieldOrTransformer parses a field with its optional argument, or a transformer around a field
+// or another transformer, at the cursor; nil when neither starts here. It is the left side of a
+// check, the operand of a transformer, and (through ParseFieldExpr) an output format token.
+func (p *parser) fieldOrTransformer() *FieldExpr {
+	start := p.pos
+	if name, ok := p.scan(scanFieldName); ok {
+		return p.parseFieldRest(name, start)
+	}
+	if t, ok := p.litList(transforms); ok {
+		p.blank()
+		return p.parseTransformerRest(t[:len(t)-1], start)
+	}
 	return nil
 }
 
@@ -509,14 +538,7 @@ func (p *parser) parseTransformerRest(name string, start Pos) *FieldExpr {
 	p.enter()
 	defer p.leave()
 	p.blank()
-	argPos := p.pos
-	var inner *FieldExpr
-	if t, ok := p.litList(transforms); ok {
-		p.blank()
-		inner = p.parseTransformerRest(t[:len(t)-1], argPos)
-	} else if fname, ok := p.scan(scanFieldName); ok {
-		inner = p.parseFieldRest(fname, argPos)
-	}
+	inner := p.fieldOrTransformer()
 	if inner == nil {
 		p.fail("expected a field or a nested valid transformer: %s", transformersText)
 	}

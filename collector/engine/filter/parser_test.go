@@ -283,3 +283,50 @@ func TestParsePositions(t *testing.T) {
 		t.Errorf("value position %+v", c.Value.Pos)
 	}
 }
+
+func TestParseFieldExpr(t *testing.T) {
+	cases := []struct {
+		in   string
+		want string // canonical form; "" for an error
+		n    int
+		msg  string
+	}{
+		{"proc.name", "proc.name", 9, ""},
+		{"proc.name) rest", "proc.name", 9, ""},
+		{"proc.aname[2]x", "proc.aname[2]", 13, ""},
+		{"evt.arg.flags", "evt.arg.flags", 13, ""},
+		{`evt.arg["a]b"]`, `evt.arg["a]b"]`, 14, ""},
+		{`proc.env["B\x36\x34"]`, "proc.env[B64]", 21, ""}, // quoted arguments are unescaped as in conditions
+		{"tolower( proc.name )!", "tolower(proc.name)", 20, ""},
+		{"tolower(toupper(fd.name))", "tolower(toupper(fd.name))", 25, ""},
+		{"proc.name.", "proc.name", 9, ""},
+		{"proc.name[", "", 0, "expected a valid field argument"},
+		{"proc.name[a", "", 0, "expected a ']' token"},
+		{`proc.env["\q"]`, "", 0, "unsupported string escape sequence"},
+		{"tolower(proc.name", "", 0, "closing the transformer"},
+		{"val(proc.name)", "", 0, "expected a field or a valid transformer"}, // val is right-hand side only
+		{" proc.name", "", 0, "expected a field or a valid transformer"},     // no leading blanks
+		{"proc", "", 0, "expected a field or a valid transformer"},
+		{"", "", 0, "expected a field or a valid transformer"},
+		{strings.Repeat("tolower(", 1000) + "a.b", "", 0, "exceeded max depth limit"},
+	}
+	for _, tc := range cases {
+		f, n, err := ParseFieldExpr(tc.in)
+		if tc.want == "" {
+			var se *SyntaxError
+			if !errors.As(err, &se) || !strings.Contains(se.Msg, tc.msg) {
+				t.Errorf("ParseFieldExpr(%q) = %v, want a *SyntaxError containing %q", tc.in, err, tc.msg)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseFieldExpr(%q): %v", tc.in, err)
+			continue
+		}
+		var b strings.Builder
+		writeField(&b, f)
+		if b.String() != tc.want || n != tc.n {
+			t.Errorf("ParseFieldExpr(%q) = %s, %d; want %s, %d", tc.in, b.String(), n, tc.want, tc.n)
+		}
+	}
+}
