@@ -5,8 +5,9 @@
 // (its deterministic id is fixed when the alert is born), the typed errors with which a shipper
 // says what happened to each record of a batch, and the Output that joins one durable spool
 // (shippers/spool) to one shipper with the only retry loop in lanner. A Fanout hands every alert
-// to each Output whose filter accepts it; each output has its own spool and worker, so a slow or
-// dead destination never holds back another.
+// to each Output whose filter accepts it; each output has its own spool, worker and, when its
+// spool is full under the block policy, its own in-memory backlog, so a slow or dead
+// destination never holds back another.
 //
 // Shippers only classify: they never sleep, never retry and never drop. The Output's worker
 // retries with capped exponential backoff and jitter, honours a server's Retry-After, and

@@ -16,7 +16,10 @@ import (
 	"github.com/lannersec/lanner/shippers/spool"
 )
 
-// Queue is the durable queue an Output drains (shippers/spool implements it).
+// Queue is the durable queue an Output drains (shippers/spool implements it). Append with a
+// context that is already done must not wait: it stores the records when there is room and
+// otherwise returns an error wrapping the context's error (Fanout relies on this to learn that
+// a spool under the block policy is full without waiting for it).
 type Queue interface {
 	Append(ctx context.Context, records ...[]byte) error
 	ReadFrom(ctx context.Context, from uint64, max int, maxBytes int64) ([]spool.Entry, error)
@@ -155,6 +158,15 @@ func (o *Output) Wants(r *Record) bool { return o.filter.Match(r.Alert) }
 // Enqueue stores the records the filter accepts in the spool. When it returns nil they are on
 // disk and will be delivered (or dead-lettered) even if lanner is killed now.
 func (o *Output) Enqueue(ctx context.Context, recs ...*Record) error {
+	data, err := o.encode(recs)
+	if err != nil {
+		return err
+	}
+	return o.enqueueRaw(ctx, data)
+}
+
+// encode returns the spooled form of the records the filter accepts.
+func (o *Output) encode(recs []*Record) ([][]byte, error) {
 	data := make([][]byte, 0, len(recs))
 	for _, r := range recs {
 		if !o.filter.Match(r.Alert) {
@@ -162,11 +174,11 @@ func (o *Output) Enqueue(ctx context.Context, recs ...*Record) error {
 		}
 		b, err := r.MarshalBinary()
 		if err != nil {
-			return fmt.Errorf("output %s: %w", o.name, err)
+			return nil, fmt.Errorf("output %s: %w", o.name, err)
 		}
 		data = append(data, b)
 	}
-	return o.enqueueRaw(ctx, data)
+	return data, nil
 }
 
 func (o *Output) enqueueRaw(ctx context.Context, data [][]byte) error {

@@ -250,6 +250,26 @@ func (s *Spool) Append(ctx context.Context, records ...[]byte) error {
 			return fmt.Errorf("spool full (%d bytes): %w", s.bytes, ctx.Err())
 		}
 	}
+	return s.writeLocked(records)
+}
+
+// AppendOverBound stores records durably like Append but ignores MaxBytes and the overflow
+// policy. It is for a caller that already accepted these records and has nowhere else to keep
+// them (the fan-out's in-memory backlog at shutdown): exceeding the bound by that backlog is
+// better than losing it. The next Append waits (or drops) until the spool is under its bound.
+func (s *Spool) AppendOverBound(records ...[]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.writeLocked(records)
+}
+
+func (s *Spool) writeLocked(records [][]byte) error {
 	var b wal.Batch
 	var buf []byte
 	for i, r := range records {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -69,11 +70,31 @@ func TestOverflowBlock(t *testing.T) {
 	// Full: an Append waits; with a context that ends, it fails and stores nothing.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Append(ctx, rec(10)); err == nil {
-		t.Fatal("Append into a full blocking spool returned nil")
+	if err := s.Append(ctx, rec(10)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Append into a full blocking spool with a done context = %v, want its error (Fanout tells full from failed by it)", err)
 	}
 	if s.Len() != 10 {
 		t.Fatalf("Len = %d after a refused append", s.Len())
+	}
+	// AppendOverBound stores beyond the bound (the fan-out's backlog at shutdown); the next
+	// Append still waits.
+	if err := s.AppendOverBound(rec(100), rec(101)); err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 12 || s.Bytes() <= int64(len(rec(0))*10) {
+		t.Fatalf("after AppendOverBound: Len %d, Bytes %d", s.Len(), s.Bytes())
+	}
+	if err := s.Append(ctx, rec(10)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Append over the bound = %v, want a wait", err)
+	}
+	for range 2 {
+		es, err := s.Read(context.Background(), 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Ack(es[0].Index); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A waiting Append proceeds once the worker acknowledges.
 	done := make(chan error, 1)
