@@ -2,10 +2,9 @@ package audit_test
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
+	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/lannersec/lanner/collector/engine"
 	"github.com/lannersec/lanner/collector/event"
 	"github.com/lannersec/lanner/collector/fields"
+	"github.com/lannersec/lanner/collector/replay/replaytest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/k8s_audit_alerts.golden.jsonl from the current output")
@@ -23,85 +23,18 @@ const (
 	corpusFile   = "testdata/k8s_audit_events.jsonl"
 	expectedFile = "testdata/k8s_audit_expected.txt"
 	goldenFile   = "testdata/k8s_audit_alerts.golden.jsonl"
+	rulesFile    = "k8s_audit_rules.yaml"
 )
 
-// compatDir finds the upstream rules files: $LANNER_COMPAT_DIR, else ../shared/compat next to the
-// repository root.
-func compatDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("LANNER_COMPAT_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "compat")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
-type expectation struct {
-	first string   // "" for none
-	all   []string // in rules-file order
-	why   string
-}
-
-func readExpectations(t *testing.T) (map[string]expectation, []string) {
-	t.Helper()
-	data, err := os.ReadFile(expectedFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := map[string]expectation{}
-	var order []string
-	for i, line := range strings.Split(string(data), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		parts := strings.Split(line, " | ")
-		if len(parts) != 4 {
-			t.Fatalf("%s:%d: want 4 fields separated by ' | ', got %d", expectedFile, i+1, len(parts))
-		}
-		id := parts[0]
-		if _, dup := exp[id]; dup {
-			t.Fatalf("%s:%d: auditID %s listed twice", expectedFile, i+1, id)
-		}
-		e := expectation{why: parts[3]}
-		if parts[1] != "-" {
-			e.first = parts[1]
-		}
-		if parts[2] != "-" {
-			e.all = strings.Split(parts[2], "; ")
-		}
-		exp[id] = e
-		order = append(order, id)
-	}
-	return exp, order
-}
-
-// replayed is one decoded corpus event with its position.
-type replayed struct {
-	line int
-	id   string
-	ev   *event.Event
-}
-
-func readCorpus(t *testing.T) []replayed {
+// readCorpus decodes the corpus; an event is identified by its auditID and located by its line.
+func readCorpus(t *testing.T) []replaytest.Case {
 	t.Helper()
 	f, err := os.Open(corpusFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []replayed
+	var out []replaytest.Case
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	var num uint64
@@ -114,7 +47,7 @@ func readCorpus(t *testing.T) []replayed {
 			num++
 			e.Num = num
 			id, _ := e.Audit.Doc["auditID"].(string)
-			out = append(out, replayed{line: line, id: id, ev: e})
+			out = append(out, replaytest.Case{ID: id, Where: fmt.Sprintf("%s:%d", corpusFile, line), Event: e})
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -123,36 +56,22 @@ func readCorpus(t *testing.T) []replayed {
 	return out
 }
 
-func loadUpstream(t *testing.T, reg *fields.Registry, m engine.RuleMatching) *engine.Ruleset {
-	t.Helper()
-	path := filepath.Join(compatDir(t), "k8s_audit_rules.yaml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Skipf("upstream rules not available (set LANNER_COMPAT_DIR): %v", err)
-	}
-	rs, res := engine.Load([]engine.File{{Name: path, Data: data}}, engine.Options{Registry: reg, RuleMatching: m})
-	if !res.OK() {
-		t.Fatalf("loading %s: %v", path, res.Err())
-	}
-	return rs
-}
-
 // TestReplayCorpusExpectations replays the corpus through the unmodified upstream rules and checks
 // every event against the hand-derived expectations, in both rule_matching modes.
 func TestReplayCorpusExpectations(t *testing.T) {
 	reg := fields.NewRegistry(fields.WithLocation(time.UTC), fields.WithHostname("lanner-test"))
-	exp, order := readExpectations(t)
+	exp, order := replaytest.ReadExpectations(t, expectedFile)
 	corpus := readCorpus(t)
 
 	seen := map[string]bool{}
-	for _, r := range corpus {
-		if _, ok := exp[r.id]; !ok {
-			t.Errorf("%s:%d: event %q has no expectation", corpusFile, r.line, r.id)
+	for _, c := range corpus {
+		if _, ok := exp[c.ID]; !ok {
+			t.Errorf("%s: event %q has no expectation", c.Where, c.ID)
 		}
-		if seen[r.id] {
-			t.Errorf("%s:%d: auditID %q used twice", corpusFile, r.line, r.id)
+		if seen[c.ID] {
+			t.Errorf("%s: auditID %q used twice", c.Where, c.ID)
 		}
-		seen[r.id] = true
+		seen[c.ID] = true
 	}
 	for _, id := range order {
 		if !seen[id] {
@@ -160,32 +79,17 @@ func TestReplayCorpusExpectations(t *testing.T) {
 		}
 	}
 
-	first := loadUpstream(t, reg, engine.MatchFirst)
-	all := loadUpstream(t, reg, engine.MatchAll)
+	first := replaytest.LoadUpstream(t, rulesFile, reg, engine.MatchFirst)
+	all := replaytest.LoadUpstream(t, rulesFile, reg, engine.MatchAll)
+	replaytest.CheckExpectations(t, corpus, exp, first, all)
 	fired := map[string]bool{}  // rules made to fire by a -pos event
 	missed := map[string]bool{} // rules a -neg event was written against (its own rule did not fire)
-	for _, r := range corpus {
-		want := exp[r.id]
-		var gotFirst []string
-		first.Process(r.ev, func(rule *engine.Rule, _ *event.Event) { gotFirst = append(gotFirst, rule.Name) })
-		var gotAll []string
-		all.Process(r.ev, func(rule *engine.Rule, _ *event.Event) { gotAll = append(gotAll, rule.Name) })
-
-		wantFirst := []string{}
-		if want.first != "" {
-			wantFirst = []string{want.first}
+	for _, c := range corpus {
+		if want := exp[c.ID]; strings.Contains(c.ID, "-pos") && want.First != "" {
+			fired[want.First] = true
 		}
-		if strings.Join(gotFirst, "|") != strings.Join(wantFirst, "|") {
-			t.Errorf("%s (line %d, %s): rule_matching first fired %q, want %q", r.id, r.line, want.why, gotFirst, wantFirst)
-		}
-		if strings.Join(gotAll, "|") != strings.Join(want.all, "|") {
-			t.Errorf("%s (line %d, %s): rule_matching all fired %q, want %q", r.id, r.line, want.why, gotAll, want.all)
-		}
-		if strings.Contains(r.id, "-pos") && want.first != "" {
-			fired[want.first] = true
-		}
-		if strings.Contains(r.id, "-neg") {
-			missed[r.id] = true
+		if strings.Contains(c.ID, "-neg") {
+			missed[c.ID] = true
 		}
 	}
 	// Coverage floor of the issue: at least 20 of the 48 rules with positive and negative events.
@@ -202,41 +106,14 @@ func TestReplayCorpusExpectations(t *testing.T) {
 // compares them with the golden file, which was reviewed by hand (see testdata/README.md).
 func TestReplayCorpusGolden(t *testing.T) {
 	reg := fields.NewRegistry(fields.WithLocation(time.UTC), fields.WithHostname("lanner-test"))
-	rs := loadUpstream(t, reg, engine.MatchFirst)
+	rs := replaytest.LoadUpstream(t, rulesFile, reg, engine.MatchFirst)
 	b, err := alert.NewBuilder(reg, "lanner-test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	for _, r := range readCorpus(t) {
-		rs.Process(r.ev, func(rule *engine.Rule, e *event.Event) {
-			a := b.Build(e, rule.Name, rule.Priority, rule.Tags, rule.Formatter)
-			out.Write(a.AppendJSON(nil))
-			out.WriteByte('\n')
-		})
+	var evs []*event.Event
+	for _, c := range readCorpus(t) {
+		evs = append(evs, c.Event)
 	}
-	if *update {
-		if err := os.WriteFile(goldenFile, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(goldenFile)
-	if err != nil {
-		t.Fatalf("%v (run go test -run Golden -update to create it, then review it)", err)
-	}
-	gotLines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	wantLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
-	for i := 0; i < len(gotLines) || i < len(wantLines); i++ {
-		var g, w string
-		if i < len(gotLines) {
-			g = gotLines[i]
-		}
-		if i < len(wantLines) {
-			w = wantLines[i]
-		}
-		if g != w {
-			t.Errorf("alert %d differs:\n got: %s\nwant: %s", i+1, g, w)
-		}
-	}
+	replaytest.CompareGolden(t, goldenFile, replaytest.RenderAlerts(rs, b, evs), *update)
 }

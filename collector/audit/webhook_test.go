@@ -21,6 +21,7 @@ import (
 	"github.com/lannersec/lanner/collector/engine"
 	"github.com/lannersec/lanner/collector/event"
 	"github.com/lannersec/lanner/collector/fields"
+	"github.com/lannersec/lanner/collector/replay/replaytest"
 )
 
 const testToken = "s3cr3t-audit-token"
@@ -140,14 +141,14 @@ func (env *webhookEnv) post(t *testing.T, c *http.Client, method, url string, hd
 // k8s_audit_rules.yaml: every event must fire exactly the rule the corpus expectations name.
 func TestWebhookCorpusThroughRules(t *testing.T) {
 	reg := fields.NewRegistry(fields.WithLocation(time.UTC), fields.WithHostname("lanner-test"))
-	rs := loadUpstream(t, reg, engine.MatchFirst)
-	exp, _ := readExpectations(t)
+	rs := replaytest.LoadUpstream(t, rulesFile, reg, engine.MatchFirst)
+	exp, _ := replaytest.ReadExpectations(t, expectedFile)
 	corpus := readCorpus(t)
 	env := startWebhook(t, audit.WebhookConfig{}, 64)
 
 	var evs []*event.Event
 	for _, r := range corpus {
-		evs = append(evs, r.ev)
+		evs = append(evs, r.Event)
 	}
 	const batchMax = 40 // several requests even for a small corpus
 	requests := 0
@@ -174,11 +175,11 @@ func TestWebhookCorpusThroughRules(t *testing.T) {
 			}
 			var fired []string
 			rs.Process(e, func(r *engine.Rule, _ *event.Event) { fired = append(fired, r.Name) })
-			if w := want.first; (w == "" && len(fired) != 0) || (w != "" && (len(fired) != 1 || fired[0] != w)) {
-				t.Errorf("%s via webhook fired %q, want %q (%s)", id, fired, w, want.why)
+			if w := want.First; (w == "" && len(fired) != 0) || (w != "" && (len(fired) != 1 || fired[0] != w)) {
+				t.Errorf("%s via webhook fired %q, want %q (%s)", id, fired, w, want.Why)
 			}
-			if id != corpus[got].id {
-				t.Errorf("event %d is %s, want %s: order not kept", got, id, corpus[got].id)
+			if id != corpus[got].ID {
+				t.Errorf("event %d is %s, want %s: order not kept", got, id, corpus[got].ID)
 			}
 			got++
 		}
