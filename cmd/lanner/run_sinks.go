@@ -108,8 +108,9 @@ func (s *fanoutSink) Write(ctx context.Context, a *alert.Alert, r *engine.Rule) 
 
 func (s *fanoutSink) Run(ctx context.Context) error { return s.f.Run(ctx) }
 
-// Flush has nothing to do: Write returned only once every spool had the alert; what the
-// workers did not deliver before shutdown is delivered after the next start.
+// Flush has nothing to do: Write returned once every output had the alert in its spool or, when
+// that spool was full, in the output's bounded backlog, which Close writes into the spool; what
+// the workers did not deliver before shutdown is delivered after the next start.
 func (s *fanoutSink) Flush() error { return nil }
 func (s *fanoutSink) Close() error { return s.f.Close() }
 
@@ -132,7 +133,9 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 	if len(outs) == 0 {
 		return nil, nil
 	}
-	f, err := shippers.NewFanout(outs...)
+	// The fan-out's own metrics (backlog, producer waits) and its log go with run's, so an output
+	// whose spool is full shows up on /metrics and in the log, not only in its own counters.
+	f, err := shippers.NewFanoutWith(shippers.FanoutOptions{Logger: log.With("component", "fanout"), Registerer: reg}, outs...)
 	if err != nil {
 		closeAll()
 		return nil, err
