@@ -33,6 +33,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		PodIP: "10.0.0.1", ContainerID: "cid", Image: "img:1", ImageID: "img@sha256:1", ReplicaSet: "rs", Deployment: "d",
 		StatefulSet: "ss", DaemonSet: "ds", Job: "j", CronJob: "cj", NamespaceLabels: map[string]string{"team": "t"}}
 	a.K8sLookup = alert.K8sFoundDeleted
+	a.Action = "openat"
 	r := NewRecord(a, "desc", "rules.yaml")
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -57,6 +58,9 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	// Every Kubernetes field and the lookup outcome survive the spool (they are not in the
 	// Falco JSON form).
+	if got.Alert.Action != "openat" {
+		t.Fatalf("action %q after the round trip, want openat", got.Alert.Action)
+	}
 	if !reflect.DeepEqual(got.Alert.K8s, a.K8s) || got.Alert.K8sLookup != alert.K8sFoundDeleted {
 		t.Fatalf("k8s metadata changed in the round trip:\n got  %+v %v\n want %+v %v", got.Alert.K8s, got.Alert.K8sLookup, a.K8s, a.K8sLookup)
 	}

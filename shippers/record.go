@@ -63,8 +63,9 @@ func AlertID(a *alert.Alert) string {
 const recordVersion = 1
 
 // The spooled form is JSON: {"v":1,"id":...,"alert":<Falco JSON alert>,"message":...,
-// "rule_description":...,"ruleset":...,"k8s":{...}}. The alert is kept exactly as Falco's JSON
-// encoding writes it, so a spool file can be read with the same tools as Falco's output.
+// "rule_description":...,"ruleset":...,"action":...,"k8s":{...},"k8s_lookup":...}. The alert is
+// kept exactly as Falco's JSON encoding writes it, so a spool file can be read with the same
+// tools as Falco's output.
 
 type wireK8s struct {
 	Namespace     string            `json:"namespace,omitempty"`
@@ -140,6 +141,10 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 		}
 		b = append(b, `,"k8s":`...)
 		b = append(b, kb...)
+	}
+	if r.Alert.Action != "" {
+		b = append(b, `,"action":`...)
+		b = AppendJSONString(b, r.Alert.Action)
 	}
 	if l := r.Alert.K8sLookup; l != alert.K8sNotLooked {
 		b = append(b, `,"k8s_lookup":`...)
@@ -219,6 +224,9 @@ func UnmarshalRecord(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("record %s: %w", id, err)
 	}
 	a.Message, _ = w["message"].(string)
+	// Records spooled before "action" existed read with no action; destinations then fall back
+	// to what the output fields say.
+	a.Action, _ = w["action"].(string)
 	if k, ok := w["k8s"].(map[string]any); ok {
 		s := func(key string) string { v, _ := k[key].(string); return v }
 		m := func(key string) map[string]string {

@@ -31,6 +31,10 @@ type Alert struct {
 	// written; values are string, int64, uint64, float64, bool, []any, or nil when missing.
 	OutputFields map[string]any
 	Hostname     string
+	// Action is what the event did, whatever the rule's output prints: the syscall or event name
+	// for syscall alerts (evt.type), the verb for Kubernetes audit alerts. Destinations that
+	// classify alerts (ECS event.category/type/action) read it; Falco's JSON alert leaves it out.
+	Action string
 	// K8s is the Kubernetes context of the event, when an enricher found one.
 	K8s *K8sMeta
 	// K8sLookup says whether an enricher looked the event's container up and what it found, so
@@ -207,6 +211,7 @@ func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []strin
 		Source:   src,
 		Tags:     normalizeTags(tags),
 		Hostname: b.hostname,
+		Action:   actionOf(e),
 	}
 	n := 1
 	if msg != nil {
@@ -245,6 +250,22 @@ func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []strin
 	a.Output = string(line)
 	a.Message = a.Output[msgStart:]
 	return a
+}
+
+// actionOf returns Alert.Action for e: the evt.type name of a syscall event, the verb of an
+// audit event ("" when the event has none).
+func actionOf(e *event.Event) string {
+	switch e.Source {
+	case event.SourceSyscall:
+		return event.TypeName(e.Type)
+	case event.SourceK8sAudit:
+		if e.Audit != nil {
+			if v, ok := e.Audit.Doc["verb"].(string); ok {
+				return v
+			}
+		}
+	}
+	return ""
 }
 
 // TextLine returns Output escaped like a JSON string without its quotes, as Falco prints its text

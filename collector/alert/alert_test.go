@@ -238,3 +238,30 @@ func TestTextLineEscapes(t *testing.T) {
 		t.Fatalf("TextLine() = %q, want %q", got, want)
 	}
 }
+
+// TestBuildAction checks that every alert carries what its event did, whatever the rule's output
+// prints: the syscall name for syscall events, the verb for audit events, nothing otherwise.
+func TestBuildAction(t *testing.T) {
+	r := newTestRegistry(t, testValues{})
+	b, err := NewBuilder(r, "h", WithoutSuggestedFields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	openat, _ := event.TypeByName("openat")
+	for _, tc := range []struct {
+		name string
+		e    *event.Event
+		want string
+	}{
+		{"syscall", &event.Event{Source: event.SourceSyscall, Type: openat, Num: 1}, "openat"},
+		{"procexit", &event.Event{Source: event.SourceSyscall, Type: event.TypeProcExit, Num: 1}, "procexit"},
+		{"audit verb", &event.Event{Source: event.SourceK8sAudit, Num: 1, Audit: &event.Audit{Doc: map[string]any{"verb": "delete"}}}, "delete"},
+		{"audit without verb", &event.Event{Source: event.SourceK8sAudit, Num: 1, Audit: &event.Audit{Doc: map[string]any{}}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := b.Build(tc.e, "R", Notice, nil, nil).Action; got != tc.want {
+				t.Fatalf("Action = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

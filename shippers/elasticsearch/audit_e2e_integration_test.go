@@ -268,7 +268,9 @@ func TestIntegrationAuditPostToECSDocument(t *testing.T) {
 			"message":    "10:00:33.123489000: Notice Attach/Exec to pod (user=kubernetes-admin pod=web resource=pods ns=default action=exec command=sh)",
 			"event": map[string]any{"kind": "alert", "id": recs[0].ID, "severity": float64(2), "provider": "k8s_audit",
 				"module": "lanner", "dataset": "lanner.alerts", "start": "2026-11-20T10:00:33.123489Z",
-				"category": []any{"configuration"}, "type": []any{"info"}},
+				// The verb travels with the alert (Alert.Action), so the document is classified
+				// even though the rule's output does not print ka.verb.
+				"category": []any{"configuration"}, "type": []any{"creation"}, "action": "create"},
 			"rule": map[string]any{"name": "Attach/Exec Pod", "id": ruleID("Attach/Exec Pod"),
 				"description": ruleDescExec, "ruleset": "k8s_audit_rules.yaml"},
 			"tags":         []any{"k8s"},
@@ -291,10 +293,7 @@ func TestIntegrationAuditPostToECSDocument(t *testing.T) {
 			"message":    "10:00:06.123462000: Warning Pod started with privileged container (user=kubernetes-admin pod=priv resource=pods ns=default images=(nginx:1.25) init_images=<NA> ephemeral_images=<NA>)",
 			"event": map[string]any{"kind": "alert", "id": recs[1].ID, "severity": float64(3), "provider": "k8s_audit",
 				"module": "lanner", "dataset": "lanner.alerts", "start": "2026-11-20T10:00:06.123462Z",
-				// The rule's output does not print ka.verb, and the document is built from the
-				// alert alone: no event.action, event.type info (as for every audit rule
-				// whose output lacks the verb).
-				"category": []any{"configuration"}, "type": []any{"info"}},
+				"category": []any{"configuration"}, "type": []any{"creation"}, "action": "create"},
 			"rule": map[string]any{"name": "Create Privileged Pod", "id": ruleID("Create Privileged Pod"),
 				"description": ruleDescPriv, "ruleset": "k8s_audit_rules.yaml"},
 			"tags":         []any{"k8s"},

@@ -340,7 +340,12 @@ func document(r *shippers.Record) *doc {
 	switch a.Source {
 	case event.SourceK8sAudit:
 		d.set("event.category", []string{"configuration"})
-		verb := str(f, "ka.verb")
+		// The verb comes with the alert (Action) whatever the rule prints; ka.verb in the output
+		// fields covers records spooled before Action existed.
+		verb := a.Action
+		if verb == "" {
+			verb = str(f, "ka.verb")
+		}
 		typ := "info"
 		switch verb {
 		case "create":
@@ -360,7 +365,10 @@ func document(r *shippers.Record) *doc {
 		copyField(d, f, "ka.target.namespace", "orchestrator.namespace")
 		copyField(d, f, "ka.uri", "url.original")
 	default:
-		et := str(f, "evt.type")
+		et := a.Action
+		if et == "" {
+			et = str(f, "evt.type")
+		}
 		cat, typ := syscallCategory(et, f)
 		if c := str(f, "evt.category"); c == "net" {
 			cat = "network"

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/collector/event"
 )
 
 func slogTo(buf *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
@@ -132,5 +133,49 @@ func TestTemplateBody(t *testing.T) {
 	b, _ = TemplateBody(DefaultConfig(), true)
 	if !strings.Contains(string(b), `"index.lifecycle.name":"lanner-alerts"`) {
 		t.Fatal("template with ILM does not name the policy")
+	}
+}
+
+// TestDocumentActionWithoutOutputField checks that an alert whose rule output prints neither
+// evt.type nor ka.verb (lanner's own rules, most users' rules) is still classified from the
+// action the alert carries, not filed as a generic process event.
+func TestDocumentActionWithoutOutputField(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		src      event.Source
+		action   string
+		fields   map[string]any
+		category string
+		typ      string
+	}{
+		{"file created", event.SourceSyscall, "openat", map[string]any{"fd.name": "/etc/x", "evt.arg.flags": "O_WRONLY|O_CREAT"}, "file", "creation"},
+		{"file read", event.SourceSyscall, "openat", map[string]any{"fd.name": "/etc/shadow"}, "file", "access"},
+		{"connection", event.SourceSyscall, "connect", map[string]any{"fd.name": "1.2.3.4:1->5.6.7.8:2"}, "network", "connection"},
+		{"no action, no evt.type", event.SourceSyscall, "", map[string]any{"fd.name": "/etc/x"}, "process", "info"},
+		{"audit delete", event.SourceK8sAudit, "delete", map[string]any{"ka.target.name": "web"}, "configuration", "deletion"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRecord(1)
+			r.Alert.Source = tc.src
+			r.Alert.Action = tc.action
+			r.Alert.OutputFields = tc.fields
+			b, err := Document(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d map[string]any
+			if err := json.Unmarshal(b, &d); err != nil {
+				t.Fatal(err)
+			}
+			ev, _ := d["event"].(map[string]any)
+			cat, _ := ev["category"].([]any)
+			typ, _ := ev["type"].([]any)
+			if len(cat) != 1 || cat[0] != tc.category || len(typ) != 1 || typ[0] != tc.typ {
+				t.Fatalf("event.category %v, event.type %v; want [%s] [%s]", cat, typ, tc.category, tc.typ)
+			}
+			if tc.action != "" && ev["action"] != tc.action {
+				t.Fatalf("event.action %v, want %s", ev["action"], tc.action)
+			}
+		})
 	}
 }
