@@ -11,6 +11,7 @@ import (
 	"github.com/lannersec/lanner/collector/engine"
 	"github.com/lannersec/lanner/shippers"
 	"github.com/lannersec/lanner/shippers/elasticsearch"
+	"github.com/lannersec/lanner/shippers/fluentd"
 	"github.com/lannersec/lanner/shippers/spool"
 )
 
@@ -32,6 +33,7 @@ type Config struct {
 	Drops         Drops         `yaml:"syscall_event_drops"`
 	HTTP          HTTP          `yaml:"http"`
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
+	Fluentd       Fluentd       `yaml:"fluentd"`
 	Kubernetes    Kubernetes    `yaml:"kubernetes"`
 	Audit         Audit         `yaml:"audit"`
 }
@@ -84,6 +86,18 @@ type Elasticsearch struct {
 	Filter               shippers.FilterConfig `yaml:"filter"`
 }
 
+// Fluentd is the Fluentd (Forward protocol) output: its delivery settings (package
+// shippers/fluentd, inline) and its durable queue.
+type Fluentd struct {
+	Enabled        bool `yaml:"enabled" desc:"Ship every alert to Fluentd over the Forward protocol, each acknowledged, through a durable spool."`
+	fluentd.Config `yaml:",inline"`
+	SpoolDir       string                `yaml:"spool_dir" desc:"Directory of the output's durable queue (created if missing); alerts wait here until Fluentd acknowledges them, and across restarts."`
+	SpoolMaxBytes  int64                 `yaml:"spool_max_bytes" desc:"Bound of the queue in bytes."`
+	Overflow       string                `yaml:"overflow" desc:"What a full queue does: block (slow the collector, lose nothing) or drop_oldest (counted and logged)."`
+	DeadLetterFile string                `yaml:"dead_letter_file" desc:"Alerts that cannot be encoded for Fluentd, one JSON line each with the reason (default: deadletter.jsonl in spool_dir)."`
+	Filter         shippers.FilterConfig `yaml:"filter"`
+}
+
 // Kubernetes configures the pod metadata cache that enriches alerts.
 type Kubernetes struct {
 	Enabled    bool   `yaml:"enabled" desc:"Enrich alerts and the k8s.* fields from a node-local cache of pods (client-go informers)."`
@@ -133,6 +147,12 @@ func Default() Config {
 		Elasticsearch: Elasticsearch{
 			Config:        elasticsearch.DefaultConfig(),
 			SpoolDir:      "/var/lib/lanner/spool/elasticsearch",
+			SpoolMaxBytes: 256 << 20,
+			Overflow:      string(spool.Block),
+		},
+		Fluentd: Fluentd{
+			Config:        fluentd.DefaultConfig(),
+			SpoolDir:      "/var/lib/lanner/spool/fluentd",
 			SpoolMaxBytes: 256 << 20,
 			Overflow:      string(spool.Block),
 		},
@@ -200,8 +220,8 @@ func (c *Config) Validate() []Problem {
 	if c.HTTP.Enabled && c.HTTP.Listen == "" {
 		bad("http.listen", "empty while http.enabled")
 	}
-	if !c.Stdout.Enabled && !c.Elasticsearch.Enabled {
-		bad("stdout.enabled", "no output: enable stdout or elasticsearch")
+	if !c.Stdout.Enabled && !c.Elasticsearch.Enabled && !c.Fluentd.Enabled {
+		bad("stdout.enabled", "no output: enable stdout, elasticsearch or fluentd")
 	}
 	if !c.Capture.Enabled && !c.Audit.Enabled {
 		bad("capture.enabled", "no event source: enable capture or audit")
@@ -223,6 +243,25 @@ func (c *Config) Validate() []Problem {
 		}
 		if _, err := shippers.NewFilter(es.Filter); err != nil {
 			bad("elasticsearch.filter", "%v", err)
+		}
+	}
+	if fd := c.Fluentd; fd.Enabled {
+		if err := fd.WithDefaults().Validate(); err != nil {
+			for _, e := range splitJoined(err) {
+				ps = append(ps, problemFromOutput("fluentd", e))
+			}
+		}
+		if fd.SpoolDir == "" {
+			bad("fluentd.spool_dir", "empty")
+		}
+		if fd.SpoolMaxBytes <= 0 {
+			bad("fluentd.spool_max_bytes", "must be positive")
+		}
+		if fd.Overflow != string(spool.Block) && fd.Overflow != string(spool.DropOldest) {
+			bad("fluentd.overflow", "%q: want block or drop_oldest", fd.Overflow)
+		}
+		if _, err := shippers.NewFilter(fd.Filter); err != nil {
+			bad("fluentd.filter", "%v", err)
 		}
 	}
 	if k := c.Kubernetes; k.Enabled && k.NodeName != "" && k.AllNodes {
@@ -268,6 +307,17 @@ func problemFromES(err error) Problem {
 	if k, rest, ok := strings.Cut(msg, ":"); ok && !strings.ContainsAny(k, " \"") {
 		k = strings.TrimPrefix(k, "elasticsearch.")
 		key, msg = "elasticsearch."+k, strings.TrimSpace(rest)
+	}
+	return Problem{key, msg}
+}
+
+// problemFromOutput maps an error of an output's Config.Validate that starts with the key it is
+// about ("tag: ...") to a Problem under the output's block.
+func problemFromOutput(block string, err error) Problem {
+	msg := err.Error()
+	key := block
+	if k, rest, ok := strings.Cut(msg, ":"); ok && !strings.ContainsAny(k, " \"") {
+		key, msg = block+"."+k, strings.TrimSpace(rest)
 	}
 	return Problem{key, msg}
 }

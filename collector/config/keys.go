@@ -27,6 +27,22 @@ type Key struct {
 // descs documents keys whose struct lives in another package (the Elasticsearch output's
 // delivery settings and the output filter), where lanner's desc tags cannot go.
 var descs = map[string]string{
+	"fluentd.network":                        "tcp, tls or unix.",
+	"fluentd.host":                           "Fluentd's host (tcp, tls).",
+	"fluentd.port":                           "Fluentd's Forward port (tcp, tls).",
+	"fluentd.socket_path":                    "Fluentd's unix socket (network unix).",
+	"fluentd.tls.insecure_skip_verify":       "Do not verify Fluentd's certificate (network tls; a throwaway server only). Verification uses the system CA pool.",
+	"fluentd.tag":                            "Fluentd tag of every alert.",
+	"fluentd.dial_timeout":                   "Timeout of one connection attempt (the output retries with backoff).",
+	"fluentd.write_timeout":                  "Timeout of writing one alert.",
+	"fluentd.ack_timeout":                    "How long to wait for Fluentd's ack of one alert before it is retried.",
+	"fluentd.batch_size":                     "Most alerts in one send.",
+	"fluentd.flush_interval":                 "How long to wait for a fuller batch when alerts trickle in.",
+	"fluentd.filter.minimum_priority":        "Ship only alerts at least this severe.",
+	"fluentd.filter.rules":                   "Ship only alerts of these rules (empty: all).",
+	"fluentd.filter.exclude_rules":           "Never ship alerts of these rules.",
+	"fluentd.filter.tags":                    "Ship only alerts whose rule has one of these tags (empty: all).",
+	"fluentd.filter.exclude_tags":            "Never ship alerts whose rule has one of these tags.",
 	"elasticsearch.addresses":                "Elasticsearch URLs, tried in turn.",
 	"elasticsearch.username":                 "Basic authentication user.",
 	"elasticsearch.password":                 "Basic authentication password (prefer ${ENV} in the file over the flag, which `ps` shows).",
