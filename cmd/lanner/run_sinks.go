@@ -18,6 +18,7 @@ import (
 	"github.com/lannersec/lanner/collector/engine"
 	"github.com/lannersec/lanner/shippers"
 	"github.com/lannersec/lanner/shippers/elasticsearch"
+	"github.com/lannersec/lanner/shippers/fluentd"
 	"github.com/lannersec/lanner/shippers/spool"
 )
 
@@ -114,7 +115,7 @@ func (s *fanoutSink) Run(ctx context.Context) error { return s.f.Run(ctx) }
 func (s *fanoutSink) Flush() error { return nil }
 func (s *fanoutSink) Close() error { return s.f.Close() }
 
-// newShipperOutputs builds the configured remote outputs (today Elasticsearch). It returns nil
+// newShipperOutputs builds the configured remote outputs (Elasticsearch, Fluentd). It returns nil
 // when none is enabled.
 func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*fanoutSink, error) {
 	var outs []*shippers.Output
@@ -126,6 +127,14 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 	if es := cfg.Elasticsearch; es.Enabled {
 		o, err := newESOutput(es, log, reg)
 		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o)
+	}
+	if fd := cfg.Fluentd; fd.Enabled {
+		o, err := newFluentdOutput(fd, log, reg)
+		if err != nil {
+			closeAll()
 			return nil, err
 		}
 		outs = append(outs, o)
@@ -164,6 +173,39 @@ func newESOutput(es config.Elasticsearch, log *slog.Logger, reg prometheus.Regis
 	ocfg.DeadLetterFile = es.DeadLetterFile
 	if ocfg.DeadLetterFile == "" {
 		ocfg.DeadLetterFile = filepath.Join(es.SpoolDir, "deadletter.jsonl")
+	}
+	o, err := shippers.NewOutput(ocfg, sp, sh, log, reg)
+	if err != nil {
+		_ = sp.Close()
+		_ = sh.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// newFluentdOutput builds the Fluentd output over its own spool. A Fluentd that is down at start
+// is logged by the shipper, not an error: the spool keeps the alerts until it is up.
+func newFluentdOutput(fd config.Fluentd, log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {
+	const name = "fluentd"
+	fcfg := fd.Config.WithDefaults()
+	if err := os.MkdirAll(fd.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("fluentd output: spool directory: %w", err)
+	}
+	sp, err := spool.Open(fd.SpoolDir, spool.Options{Name: name, MaxBytes: fd.SpoolMaxBytes,
+		Overflow: spool.Policy(fd.Overflow)}, log, reg)
+	if err != nil {
+		return nil, fmt.Errorf("fluentd output: %w", err)
+	}
+	sh, err := fluentd.New(name, fcfg, log, reg)
+	if err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	ocfg := fcfg.OutputConfig(name)
+	ocfg.Filter = fd.Filter
+	ocfg.DeadLetterFile = fd.DeadLetterFile
+	if ocfg.DeadLetterFile == "" {
+		ocfg.DeadLetterFile = filepath.Join(fd.SpoolDir, "deadletter.jsonl")
 	}
 	o, err := shippers.NewOutput(ocfg, sp, sh, log, reg)
 	if err != nil {
