@@ -30,9 +30,9 @@ const (
 
 // Config is the file output's configuration (Falco's `file_output:` block, plus fsync).
 type Config struct {
-	Filename  string `yaml:"filename"`
-	KeepAlive *bool  `yaml:"keep_alive"`
-	Fsync     string `yaml:"fsync"`
+	Filename  string `yaml:"filename" desc:"File alerts are appended to, one Falco JSON line each (created 0600; its directory must exist)."`
+	KeepAlive *bool  `yaml:"keep_alive" desc:"Keep the file open between batches (reopened on SIGHUP); false opens it for every batch."`
+	Fsync     string `yaml:"fsync" desc:"batch: fsync after every batch; never: leave flushing to the kernel."`
 }
 
 // DefaultConfig is what an empty block means.

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,14 +31,22 @@ func SampleConfig() string { return sampleConfig }
 
 // Config is the HTTP output's configuration, with the key names of Falco's `http_output:`.
 type Config struct {
-	URL        string            `yaml:"url"`
-	UserAgent  string            `yaml:"user_agent"`
-	Headers    map[string]string `yaml:"headers"`
-	CACert     string            `yaml:"ca_cert"`
-	ClientCert string            `yaml:"client_cert"`
-	ClientKey  string            `yaml:"client_key"`
-	Insecure   bool              `yaml:"insecure"`
-	Timeout    time.Duration     `yaml:"timeout"`
+	URL       string `yaml:"url" desc:"URL every alert is POSTed to (http or https)."`
+	UserAgent string `yaml:"user_agent" desc:"User-Agent header of the requests."`
+	// Headers are "Name: value" lines, as curl -H takes them, so that a flag can carry them.
+	Headers    []string      `yaml:"headers" desc:"Extra request headers, each \"Name: value\"."`
+	CACert     string        `yaml:"ca_cert" desc:"PEM file of the CA that signed the server's certificate (default: the system's CAs)."`
+	ClientCert string        `yaml:"client_cert" desc:"PEM client certificate for mutual TLS (with client_key)."`
+	ClientKey  string        `yaml:"client_key" desc:"PEM key of client_cert."`
+	Insecure   bool          `yaml:"insecure" desc:"Do not verify the server's certificate (a throwaway server only)."`
+	Timeout    time.Duration `yaml:"timeout" desc:"Timeout of one POST, connection and answer included."`
+}
+
+// header splits a "Name: value" line.
+func header(h string) (name, value string, ok bool) {
+	name, value, ok = strings.Cut(h, ":")
+	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+	return name, value, ok && name != "" && validHeaderName(name)
 }
 
 // DefaultConfig is what an empty block means (the URL has no default).
@@ -70,9 +79,9 @@ func (c Config) Validate() error {
 	if (c.ClientCert == "") != (c.ClientKey == "") {
 		bad("client_cert and client_key: set both or neither")
 	}
-	for k := range c.Headers {
-		if k == "" || !validHeaderName(k) {
-			bad("headers: %q is not a valid header name", k)
+	for _, h := range c.Headers {
+		if _, _, ok := header(h); !ok {
+			bad("headers: %q: want \"Name: value\" with a valid header name", h)
 		}
 	}
 	if c.Timeout < 0 {
@@ -197,7 +206,8 @@ func (s *Shipper) post(ctx context.Context, r *shippers.Record) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
-	for k, v := range s.cfg.Headers {
+	for _, h := range s.cfg.Headers {
+		k, v, _ := header(h)
 		req.Header.Set(k, v)
 	}
 	start := time.Now()

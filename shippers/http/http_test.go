@@ -87,7 +87,7 @@ func TestPostsFalcoJSONWithHeaders(t *testing.T) {
 	p := &peer{}
 	srv := httptest.NewServer(p)
 	defer srv.Close()
-	s := newShipper(t, Config{URL: srv.URL + "/falco", Headers: map[string]string{"X-Tenant": "blue", "Authorization": "Bearer t0k"}})
+	s := newShipper(t, Config{URL: srv.URL + "/falco", Headers: []string{"X-Tenant: blue", "Authorization:Bearer t0k"}})
 	batch := shippertest.Records("post", 3)
 	if err := s.Send(context.Background(), batch); err != nil {
 		t.Fatal(err)
@@ -267,7 +267,8 @@ func TestBadConfig(t *testing.T) {
 		{"no host", Config{URL: "http:///x"}, "is not an http(s) URL"},
 		{"insecure and ca", Config{URL: "https://h", Insecure: true, CACert: notPEM}, "insecure: contradicts ca_cert"},
 		{"cert without key", Config{URL: "https://h", ClientCert: "c.pem"}, "set both or neither"},
-		{"bad header", Config{URL: "https://h", Headers: map[string]string{"X Bad": "v"}}, `"X Bad" is not a valid header name`},
+		{"bad header name", Config{URL: "https://h", Headers: []string{"X Bad: v"}}, `headers: "X Bad: v"`},
+		{"header without colon", Config{URL: "https://h", Headers: []string{"X-Tenant blue"}}, `headers: "X-Tenant blue"`},
 		{"missing ca", Config{URL: "https://h", CACert: filepath.Join(dir, "none.pem")}, "ca_cert:"},
 		{"ca not pem", Config{URL: "https://h", CACert: notPEM}, "holds no PEM certificate"},
 		{"missing client cert", Config{URL: "https://h", ClientCert: filepath.Join(dir, "c"), ClientKey: filepath.Join(dir, "k")}, "client_cert/client_key"},
@@ -298,7 +299,7 @@ func TestSampleConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("sample.yaml does not validate: %v", err)
 	}
-	if c.URL != "http://127.0.0.1:2801/" || c.Timeout != 10*time.Second || c.Headers["X-Lanner-Source"] != "collector" {
+	if c.URL != "http://127.0.0.1:2801/" || c.Timeout != 10*time.Second || len(c.Headers) != 1 || c.Headers[0] != "X-Lanner-Source: collector" {
 		t.Fatalf("sample decoded to %+v", c)
 	}
 	md, err := os.ReadFile("../../docs/outputs/http.md")

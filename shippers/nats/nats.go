@@ -30,17 +30,17 @@ const DefaultSubjectTemplate = "falco.<priority>.<rule>"
 
 // Config is the NATS output's configuration (the `nats_output:` block).
 type Config struct {
-	URL             string          `yaml:"url"`
-	SubjectTemplate string          `yaml:"subject_template"`
-	CredsFile       string          `yaml:"creds_file"`
-	Token           shippers.Secret `yaml:"token"`
-	User            string          `yaml:"user"`
-	Password        shippers.Secret `yaml:"password"`
-	CACert          string          `yaml:"ca_cert"`
-	ClientCert      string          `yaml:"client_cert"`
-	ClientKey       string          `yaml:"client_key"`
-	Timeout         time.Duration   `yaml:"timeout"`
-	ReconnectWait   time.Duration   `yaml:"reconnect_wait"`
+	URL             string          `yaml:"url" desc:"NATS servers, comma-separated nats:// or tls:// URLs."`
+	SubjectTemplate string          `yaml:"subject_template" desc:"Subject of each alert; <priority>, <rule> and <source> are replaced (falcosidekick's default)."`
+	CredsFile       string          `yaml:"creds_file" desc:"NATS credentials file (JWT and nkey seed)."`
+	Token           shippers.Secret `yaml:"token" desc:"Authentication token."`
+	User            string          `yaml:"user" desc:"User name (with password)."`
+	Password        shippers.Secret `yaml:"password" desc:"Password of user."`
+	CACert          string          `yaml:"ca_cert" desc:"PEM file of the CA of the servers' certificates."`
+	ClientCert      string          `yaml:"client_cert" desc:"PEM client certificate for mutual TLS (with client_key)."`
+	ClientKey       string          `yaml:"client_key" desc:"PEM key of client_cert."`
+	Timeout         time.Duration   `yaml:"timeout" desc:"Timeout to connect, and for the server to confirm a batch."`
+	ReconnectWait   time.Duration   `yaml:"reconnect_wait" desc:"Wait between reconnection attempts (they never stop)."`
 }
 
 // DefaultConfig is what an empty block means: the local server, falcosidekick's subjects.

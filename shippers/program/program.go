@@ -27,10 +27,10 @@ func SampleConfig() string { return sampleConfig }
 // Config is the program output's configuration (Falco's `program_output:` block, plus the
 // restart bound and a timeout).
 type Config struct {
-	Program         string        `yaml:"program"`
-	KeepAlive       *bool         `yaml:"keep_alive"`
-	RestartInterval time.Duration `yaml:"restart_interval"`
-	Timeout         time.Duration `yaml:"timeout"`
+	Program         string        `yaml:"program" desc:"Command (run by /bin/sh -c) that reads Falco JSON lines on its standard input."`
+	KeepAlive       *bool         `yaml:"keep_alive" desc:"One long-lived process, started again when it exits; false starts the program for every batch."`
+	RestartInterval time.Duration `yaml:"restart_interval" desc:"Least time between two starts of the program."`
+	Timeout         time.Duration `yaml:"timeout" desc:"Timeout of writing one batch (and, without keep_alive, of the whole run)."`
 }
 
 // DefaultConfig is what an empty block means (the program has no default).

@@ -27,13 +27,13 @@ func SampleConfig() string { return sampleConfig }
 // Config is the syslog output's configuration (the `syslog_output:` block; Falco's has only
 // `enabled`, and always writes to the local daemon).
 type Config struct {
-	Network  string        `yaml:"network"`
-	Address  string        `yaml:"address"`
-	Facility string        `yaml:"facility"`
-	AppName  string        `yaml:"app_name"`
-	Hostname string        `yaml:"hostname"`
-	Format   string        `yaml:"format"`
-	Timeout  time.Duration `yaml:"timeout"`
+	Network  string        `yaml:"network" desc:"unixgram (/dev/log), unix, udp or tcp."`
+	Address  string        `yaml:"address" desc:"Socket path, or host:port for udp and tcp."`
+	Facility string        `yaml:"facility" desc:"Syslog facility (user, daemon, local0...local7...)."`
+	AppName  string        `yaml:"app_name" desc:"APP-NAME of the messages."`
+	Hostname string        `yaml:"hostname" desc:"HOSTNAME of the messages (default: this machine's name)."`
+	Format   string        `yaml:"format" desc:"Message body: json (Falco's JSON alert) or text (Falco's text line)."`
+	Timeout  time.Duration `yaml:"timeout" desc:"Timeout to connect and to write one batch."`
 }
 
 // DefaultConfig is what an empty block means: the local daemon, facility local0.
