@@ -506,3 +506,49 @@ func BenchmarkFluentdLocalServer(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "alerts/s")
 }
+
+// TestStoredButUnacknowledgedIsDuplicated documents Forward's at-least-once delivery: a server
+// that stores a record but never acks it (store-noack) gets it again on every retry. The
+// duplicates carry the same lanner_id, so a reader can drop them; nothing is lost.
+func TestStoredButUnacknowledgedIsDuplicated(t *testing.T) {
+	srv := startForward(t, "0", filepath.Join(t.TempDir(), "records.jsonl"))
+	srv.mode("ack=store-noack")
+	run := runID()
+	tag := "lanner.test." + run
+	s, err := New("fluentd", srv.config(tag), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, sp := newOutput(t, "fluentd", t.TempDir(), s)
+	defer o.Close()
+	b := alerts(run, 3)
+	if err := o.Enqueue(context.Background(), b...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = o.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+
+	eventually(t, 30*time.Second, "the first alert stored twice", func() bool {
+		return countByID(records(t, srv.out, tag))[b[0].ID] >= 2
+	})
+	if sp.Len() != len(b) {
+		t.Fatalf("spool holds %d records although nothing was acknowledged, want %d", sp.Len(), len(b))
+	}
+	srv.mode("ack=ack&delay_ms=0")
+	eventually(t, 30*time.Second, "spool empty after the server acknowledges", func() bool { return sp.Len() == 0 })
+	counts := countByID(records(t, srv.out, tag))
+	dups := 0
+	for _, r := range b {
+		if counts[r.ID] < 1 {
+			t.Fatalf("record %s never arrived", r.ID)
+		}
+		dups += counts[r.ID] - 1
+	}
+	if dups < 1 {
+		t.Fatal("no duplicates although the server stored records it did not acknowledge")
+	}
+	t.Logf("%d alerts, %d stored copies in all (%d duplicates, same lanner_id)", len(b), len(b)+dups, dups)
+}
