@@ -34,6 +34,12 @@ type Config struct {
 	HTTP          HTTP          `yaml:"http"`
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 	Fluentd       Fluentd       `yaml:"fluentd"`
+	// Falco's other outputs (outputs.go), under Falco's block names.
+	FileOutput    FileOutput    `yaml:"file_output"`
+	HTTPOutput    HTTPOutput    `yaml:"http_output"`
+	SyslogOutput  SyslogOutput  `yaml:"syslog_output"`
+	ProgramOutput ProgramOutput `yaml:"program_output"`
+	NATSOutput    NATSOutput    `yaml:"nats_output"`
 	Kubernetes    Kubernetes    `yaml:"kubernetes"`
 	Audit         Audit         `yaml:"audit"`
 }
@@ -156,6 +162,11 @@ func Default() Config {
 			SpoolMaxBytes: 256 << 20,
 			Overflow:      string(spool.Block),
 		},
+		FileOutput:    defaultFileOutput(),
+		HTTPOutput:    defaultHTTPOutput(),
+		SyslogOutput:  defaultSyslogOutput(),
+		ProgramOutput: defaultProgramOutput(),
+		NATSOutput:    defaultNATSOutput(),
 		Audit: Audit{
 			Listen:       ":9765",
 			Path:         "/k8s-audit",
@@ -220,7 +231,7 @@ func (c *Config) Validate() []Problem {
 	if c.HTTP.Enabled && c.HTTP.Listen == "" {
 		bad("http.listen", "empty while http.enabled")
 	}
-	if !c.Stdout.Enabled && !c.Elasticsearch.Enabled && !c.Fluentd.Enabled {
+	if !c.Stdout.Enabled && !c.Elasticsearch.Enabled && !c.Fluentd.Enabled && !c.anyExtraOutput() {
 		bad("stdout.enabled", "no output: enable stdout, elasticsearch or fluentd")
 	}
 	if !c.Capture.Enabled && !c.Audit.Enabled {
@@ -264,6 +275,7 @@ func (c *Config) Validate() []Problem {
 			bad("fluentd.filter", "%v", err)
 		}
 	}
+	ps = append(ps, c.validateExtraOutputs()...)
 	if k := c.Kubernetes; k.Enabled && k.NodeName != "" && k.AllNodes {
 		bad("kubernetes.all_nodes", "node_name and all_nodes are exclusive")
 	}

@@ -108,6 +108,9 @@ func Keys() []Key {
 			if k.Desc == "" {
 				k.Desc = descs[path]
 			}
+			if k.Desc == "" {
+				k.Desc = sharedDesc(path)
+			}
 			k.Default = format(def.FieldByIndex(idx))
 			keys = append(keys, k)
 		}
