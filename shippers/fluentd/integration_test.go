@@ -552,3 +552,53 @@ func TestStoredButUnacknowledgedIsDuplicated(t *testing.T) {
 	}
 	t.Logf("%d alerts, %d stored copies in all (%d duplicates, same lanner_id)", len(b), len(b)+dups, dups)
 }
+
+// TestShutdownWhileAcksWithheld: stopping the output while Fluentd holds back its acks returns
+// (the wait for an ack is bounded by ack_timeout, and Close has no queue to drain), and the
+// unacknowledged alerts are still in the spool for the next start.
+func TestShutdownWhileAcksWithheld(t *testing.T) {
+	srv := startForward(t, "0", filepath.Join(t.TempDir(), "records.jsonl"))
+	srv.mode("ack=withhold")
+	run := runID()
+	s, err := New("fluentd", srv.config("lanner.test."+run), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o, _ := newOutput(t, "fluentd", dir, s)
+	b := alerts(run, 7)
+	if err := o.Enqueue(context.Background(), b...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	eventually(t, 30*time.Second, "a withheld ack", func() bool { return asFloat(srv.status()["acks_withheld"]) >= 1 })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second): // hang guard
+		t.Fatal("Run did not return after its context ended while acks were withheld")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- o.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(30 * time.Second): // hang guard
+		t.Fatal("Close hung while Fluentd withholds acks")
+	}
+	sp, err := spool.Open(dir, spool.Options{Name: "reopened"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if sp.Len() != len(b) {
+		t.Fatalf("after shutdown the spool holds %d alerts, want the %d never acknowledged", sp.Len(), len(b))
+	}
+}
