@@ -139,6 +139,12 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 		}
 		outs = append(outs, o)
 	}
+	extra, err := newExtraOutputs(cfg, log, reg) // file, http, syslog, program, nats (run_outputs.go)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	outs = append(outs, extra...)
 	if len(outs) == 0 {
 		return nil, nil
 	}
