@@ -97,7 +97,7 @@ fuzz:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/... ./enrich/...
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench ShipLocalNode -benchtime 5x ./shippers/elasticsearch/)
-	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench FluentdLocalServer -benchtime 20x ./shippers/fluentd/)
+	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench Fluentd -benchtime 10x ./shippers/fluentd/)
 
 # integration: the shippers' integration tests (-tags integration) against the real local stack
 # (deploy/local: Elasticsearch, Forward server). In CI (CI=true) a missing node fails them.

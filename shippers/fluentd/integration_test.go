@@ -602,3 +602,54 @@ func TestShutdownWhileAcksWithheld(t *testing.T) {
 		t.Fatalf("after shutdown the spool holds %d alerts, want the %d never acknowledged", sp.Len(), len(b))
 	}
 }
+
+// BenchmarkFluentdOutputLocalServer measures alerts/s end to end: spooled (fsync per append
+// batch), read back, posted and acknowledged one by one, and removed from the spool.
+func BenchmarkFluentdOutputLocalServer(b *testing.B) {
+	addr := os.Getenv("LANNER_FORWARD_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:24224"
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	var p int
+	fmt.Sscan(port, &p)
+	s, err := New("fluentd", Config{Host: host, Port: p, Tag: "lanner.bench." + runID()}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 2000
+	recs := alerts("bench-output", n)
+	if err := s.Send(context.Background(), recs[:1]); err != nil {
+		msg := fmt.Sprintf("no Forward server at %s: %v (make stack-up)", addr, err)
+		if os.Getenv("CI") == "true" {
+			b.Fatal(msg)
+		}
+		b.Skip(msg)
+	}
+	dir := b.TempDir()
+	sp, err := spool.Open(dir, spool.Options{Name: "fluentd"}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := shippers.NewOutput(shippers.OutputConfig{Name: "fluentd", BatchSize: 500,
+		DeadLetterFile: filepath.Join(dir, "deadletter.jsonl")}, sp, s, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = o.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if err := o.Enqueue(ctx, recs...); err != nil {
+			b.Fatal(err)
+		}
+		for sp.Len() > 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/time.Since(start).Seconds(), "alerts/s")
+}
