@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -201,5 +202,51 @@ func TestSampleConfig(t *testing.T) {
 	}
 	if !bytes.Contains(md, []byte(SampleConfig())) {
 		t.Fatal("docs/outputs/nats.md does not contain shippers/nats/sample.yaml verbatim")
+	}
+}
+
+// TestReconnects: a server that comes up after lanner started (and after a batch failed) gets
+// the retried batch over the same long-lived connection.
+func TestReconnects(t *testing.T) {
+	probe := runServer(t, -1)
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Shutdown()
+	probe.WaitForShutdown()
+	s, err := New(Config{URL: fmt.Sprintf("nats://127.0.0.1:%d", port), ReconnectWait: 10 * time.Millisecond, Timeout: time.Second}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batch := shippers.Batch{record("Late server", alert.Critical, 1)}
+	if err := s.Send(context.Background(), batch); !shippers.IsRecoverable(err) {
+		t.Fatalf("Send before the server is up = %v, want recoverable", err)
+	}
+	srv := runServer(t, port)
+	sub, err := natsgo.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	critical, err := sub.SubscribeSync("falco.critical.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The output worker's retries, with its backoff.
+	for i := 0; ; i++ {
+		err := s.Send(context.Background(), batch)
+		if err == nil {
+			break
+		}
+		if !shippers.IsRecoverable(err) || i > 1000 {
+			t.Fatalf("Send after the server came up = %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m, err := critical.NextMsg(10 * time.Second)
+	if err != nil || m.Subject != "falco.critical.late_server" {
+		t.Fatalf("subscriber got %v, %v", m, err)
 	}
 }
