@@ -13,8 +13,7 @@ const (
 )
 
 type outputMetrics struct {
-	reg          prometheus.Registerer
-	cs           []prometheus.Collector
+	registration *Registration
 	enqueued     prometheus.Counter
 	sent         prometheus.Counter
 	duplicates   prometheus.Counter
@@ -30,7 +29,6 @@ func newOutputMetrics(output string, reg prometheus.Registerer) (*outputMetrics,
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper", Name: name, Help: help, ConstLabels: cl})
 	}
 	m := &outputMetrics{
-		reg:        reg,
 		enqueued:   c("alerts_enqueued_total", "Alerts stored in the output's spool."),
 		sent:       c("alerts_sent_total", "Alerts the destination stored."),
 		duplicates: c("alerts_duplicate_total", "Alerts the destination already had (sent again after a retry or crash; stored once)."),
@@ -45,26 +43,13 @@ func newOutputMetrics(output string, reg prometheus.Registerer) (*outputMetrics,
 	}
 	m.deadLettered.WithLabelValues(reasonRejected)
 	m.deadLettered.WithLabelValues(reasonUndecodable)
-	m.cs = []prometheus.Collector{m.enqueued, m.sent, m.duplicates, m.failed, m.retried, m.deadLettered, m.latency}
-	if reg == nil {
-		return m, nil
+	r, err := RegisterAll(reg, fmt.Sprintf("output %q", output),
+		m.enqueued, m.sent, m.duplicates, m.failed, m.retried, m.deadLettered, m.latency)
+	if err != nil {
+		return nil, err
 	}
-	for i, col := range m.cs {
-		if err := reg.Register(col); err != nil {
-			for _, done := range m.cs[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("output %q: register metrics: %w", output, err)
-		}
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *outputMetrics) unregister() {
-	if m.reg == nil {
-		return
-	}
-	for _, c := range m.cs {
-		m.reg.Unregister(c)
-	}
-}
+func (m *outputMetrics) unregister() { m.registration.Unregister() }

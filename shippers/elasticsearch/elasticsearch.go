@@ -345,13 +345,13 @@ func snippet(b []byte) string {
 }
 
 type metrics struct {
-	reg            prometheus.Registerer
+	registration   *shippers.Registration
 	requests       *prometheus.CounterVec
 	requestSeconds prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{reg: reg,
+	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: "elasticsearch_bulk_requests_total", Help: "Bulk requests sent to Elasticsearch, by HTTP status (error: no answer)."},
 			[]string{"status"}),
@@ -359,24 +359,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "elasticsearch_bulk_request_duration_seconds", Help: "Time of one bulk request to Elasticsearch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
 	}
-	if reg == nil {
-		return m, nil
+	r, err := shippers.RegisterAll(reg, "elasticsearch output", m.requests, m.requestSeconds)
+	if err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.requests); err != nil {
-		return nil, fmt.Errorf("elasticsearch output: register metrics: %w", err)
-	}
-	if err := reg.Register(m.requestSeconds); err != nil {
-		reg.Unregister(m.requests)
-		return nil, fmt.Errorf("elasticsearch output: register metrics: %w", err)
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg != nil {
-		m.reg.Unregister(m.requests)
-		m.reg.Unregister(m.requestSeconds)
-	}
-}
+func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)

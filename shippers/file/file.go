@@ -194,7 +194,7 @@ func (s *Shipper) Close() error {
 }
 
 type metrics struct {
-	reg                            prometheus.Registerer
+	registration                   *shippers.Registration
 	alerts, bytes, errors, reopens prometheus.Counter
 }
 
@@ -203,34 +203,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: name, Help: help, ConstLabels: prometheus.Labels{"output": "file"}})
 	}
-	m := &metrics{reg: reg,
+	m := &metrics{
 		alerts:  c("file_alerts_written_total", "Alerts appended to the output file."),
 		bytes:   c("file_bytes_written_total", "Bytes appended to the output file."),
 		errors:  c("file_write_errors_total", "Batches that failed to open, write or fsync the output file."),
 		reopens: c("file_reopens_total", "Reopen requests (SIGHUP)."),
 	}
-	if reg == nil {
-		return m, nil
+	r, err := shippers.RegisterAll(reg, "file output", m.alerts, m.bytes, m.errors, m.reopens)
+	if err != nil {
+		return nil, err
 	}
-	var done []prometheus.Collector
-	for _, col := range []prometheus.Collector{m.alerts, m.bytes, m.errors, m.reopens} {
-		if err := reg.Register(col); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			return nil, fmt.Errorf("file output: register metrics: %w", err)
-		}
-		done = append(done, col)
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg != nil {
-		for _, col := range []prometheus.Collector{m.alerts, m.bytes, m.errors, m.reopens} {
-			m.reg.Unregister(col)
-		}
-	}
-}
+func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)

@@ -249,14 +249,14 @@ func plain(v any) any {
 }
 
 type metrics struct {
-	reg         prometheus.Registerer
-	records     *prometheus.CounterVec
-	postSeconds prometheus.Histogram
+	registration *shippers.Registration
+	records      *prometheus.CounterVec
+	postSeconds  prometheus.Histogram
 }
 
 func newMetrics(name string, reg prometheus.Registerer) (*metrics, error) {
 	labels := prometheus.Labels{"output": name}
-	m := &metrics{reg: reg,
+	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: "fluentd_records_total", Help: "Records posted to Fluentd, by result (acked, failed: not acknowledged, rejected: not encodable).",
 			ConstLabels: labels}, []string{"result"}),
@@ -264,22 +264,12 @@ func newMetrics(name string, reg prometheus.Registerer) (*metrics, error) {
 			Name: "fluentd_post_duration_seconds", Help: "Time from writing one record to Fluentd's ack (or the failure).",
 			ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.0001, 3, 12)}),
 	}
-	if reg == nil {
-		return m, nil
+	r, err := shippers.RegisterAll(reg, "fluentd output", m.records, m.postSeconds)
+	if err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.records); err != nil {
-		return nil, fmt.Errorf("fluentd output: register metrics: %w", err)
-	}
-	if err := reg.Register(m.postSeconds); err != nil {
-		reg.Unregister(m.records)
-		return nil, fmt.Errorf("fluentd output: register metrics: %w", err)
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg != nil {
-		m.reg.Unregister(m.records)
-		m.reg.Unregister(m.postSeconds)
-	}
-}
+func (m *metrics) unregister() { m.registration.Unregister() }

@@ -254,14 +254,14 @@ func (s *Shipper) Close() error {
 }
 
 type metrics struct {
-	reg      prometheus.Registerer
-	requests *prometheus.CounterVec
-	seconds  prometheus.Histogram
+	registration *shippers.Registration
+	requests     *prometheus.CounterVec
+	seconds      prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	l := prometheus.Labels{"output": "http"}
-	m := &metrics{reg: reg,
+	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: "http_requests_total", Help: "Alerts POSTed by the HTTP output, by HTTP status (error: no answer).", ConstLabels: l},
 			[]string{"status"}),
@@ -269,24 +269,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "http_request_duration_seconds", Help: "Time of one POST of the HTTP output.", ConstLabels: l,
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
 	}
-	if reg == nil {
-		return m, nil
+	r, err := shippers.RegisterAll(reg, "http output", m.requests, m.seconds)
+	if err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.requests); err != nil {
-		return nil, fmt.Errorf("http output: register metrics: %w", err)
-	}
-	if err := reg.Register(m.seconds); err != nil {
-		reg.Unregister(m.requests)
-		return nil, fmt.Errorf("http output: register metrics: %w", err)
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg != nil {
-		m.reg.Unregister(m.requests)
-		m.reg.Unregister(m.seconds)
-	}
-}
+func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)

@@ -223,36 +223,26 @@ func (s *Shipper) Close() error {
 }
 
 type metrics struct {
-	reg              prometheus.Registerer
+	registration     *shippers.Registration
 	messages, errors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	l := prometheus.Labels{"output": "nats"}
-	m := &metrics{reg: reg,
+	m := &metrics{
 		messages: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: "nats_messages_total", Help: "Alerts published and confirmed by the NATS server.", ConstLabels: l}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: "nats_errors_total", Help: "Batches that failed to publish or flush (retried).", ConstLabels: l}),
 	}
-	if reg == nil {
-		return m, nil
+	r, err := shippers.RegisterAll(reg, "nats output", m.messages, m.errors)
+	if err != nil {
+		return nil, err
 	}
-	if err := reg.Register(m.messages); err != nil {
-		return nil, fmt.Errorf("nats output: register metrics: %w", err)
-	}
-	if err := reg.Register(m.errors); err != nil {
-		reg.Unregister(m.messages)
-		return nil, fmt.Errorf("nats output: register metrics: %w", err)
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg != nil {
-		m.reg.Unregister(m.messages)
-		m.reg.Unregister(m.errors)
-	}
-}
+func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)

@@ -254,7 +254,7 @@ func (s *Shipper) Close() error {
 }
 
 type metrics struct {
-	reg                      prometheus.Registerer
+	registration             *shippers.Registration
 	alerts, errors, restarts prometheus.Counter
 }
 
@@ -263,33 +263,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
 			Name: name, Help: help, ConstLabels: prometheus.Labels{"output": "program"}})
 	}
-	m := &metrics{reg: reg,
+	m := &metrics{
 		alerts:   c("program_alerts_written_total", "Alerts written to the program's standard input."),
 		errors:   c("program_errors_total", "Batches that failed: the program could not start, be written to, or exited non-zero."),
 		restarts: c("program_restarts_total", "Times the program was started again after the first start."),
 	}
-	if reg == nil {
-		return m, nil
+	r, err := shippers.RegisterAll(reg, "program output", m.alerts, m.errors, m.restarts)
+	if err != nil {
+		return nil, err
 	}
-	var done []prometheus.Collector
-	for _, col := range []prometheus.Collector{m.alerts, m.errors, m.restarts} {
-		if err := reg.Register(col); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			return nil, fmt.Errorf("program output: register metrics: %w", err)
-		}
-		done = append(done, col)
-	}
+	m.registration = r
 	return m, nil
 }
 
-func (m *metrics) unregister() {
-	if m.reg != nil {
-		for _, col := range []prometheus.Collector{m.alerts, m.errors, m.restarts} {
-			m.reg.Unregister(col)
-		}
-	}
-}
+func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)
