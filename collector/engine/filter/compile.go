@@ -349,29 +349,11 @@ func (c *compiler) transform(f *FieldExpr, in *operand) (*operand, error) {
 		out = operand{name: out.name, base: in.base, typ: fields.TypeUint64}
 		switch {
 		case in.multi && in.strs != nil:
-			src := in.strs
-			var buf []string
-			out.num = func(e *event.Event) (int64, bool) {
-				v, ok := src(e, buf[:0])
-				buf = v
-				return int64(len(v)), ok
-			}
+			out.num = listLen(in.strs)
 		case in.multi && in.ips != nil:
-			src := in.ips
-			var buf []netip.Addr
-			out.num = func(e *event.Event) (int64, bool) {
-				v, ok := src(e, buf[:0])
-				buf = v
-				return int64(len(v)), ok
-			}
+			out.num = listLen(in.ips)
 		case in.multi && in.nums != nil:
-			src := in.nums
-			var buf []int64
-			out.num = func(e *event.Event) (int64, bool) {
-				v, ok := src(e, buf[:0])
-				buf = v
-				return int64(len(v)), ok
-			}
+			out.num = listLen(in.nums)
 		case isStringType(in.typ) && in.str != nil:
 			src := in.str
 			out.num = func(e *event.Event) (int64, bool) {
@@ -562,29 +544,11 @@ func (c *compiler) modCheck(n *Check, o op, lhs *operand, vals []string) (Matche
 func existsMatcher(lhs *operand) Matcher {
 	switch {
 	case lhs.strs != nil:
-		src := lhs.strs
-		var buf []string
-		return func(e *event.Event) bool {
-			v, ok := src(e, buf[:0])
-			buf = v
-			return ok && len(v) > 0
-		}
+		return listExists(lhs.strs)
 	case lhs.ips != nil:
-		src := lhs.ips
-		var buf []netip.Addr
-		return func(e *event.Event) bool {
-			v, ok := src(e, buf[:0])
-			buf = v
-			return ok && len(v) > 0
-		}
+		return listExists(lhs.ips)
 	case lhs.nums != nil:
-		src := lhs.nums
-		var buf []int64
-		return func(e *event.Event) bool {
-			v, ok := src(e, buf[:0])
-			buf = v
-			return ok && len(v) > 0
-		}
+		return listExists(lhs.nums)
 	case lhs.str != nil:
 		src := lhs.str
 		return func(e *event.Event) bool { _, ok := src(e); return ok }
@@ -1026,56 +990,14 @@ func (p pred) matcher(lhs *operand, o op) Matcher {
 	all := needAll(lhs, o)
 	switch {
 	case lhs.strs != nil:
-		src := lhs.strs
-		var buf []string
-		each := p.strEach(lhs.typ)
-		return func(e *event.Event) bool {
-			vals, ok := src(e, buf[:0])
-			buf = vals
-			if !ok || len(vals) == 0 {
-				return false
-			}
-			for _, v := range vals {
-				if each(v) != all {
-					return !all
-				}
-			}
-			return all
-		}
+		return listMatcher(lhs.strs, p.strEach(lhs.typ), all)
 	case lhs.ips != nil:
-		src := lhs.ips
-		var buf []netip.Addr
-		f := p.ip
-		return func(e *event.Event) bool {
-			vals, ok := src(e, buf[:0])
-			buf = vals
-			if !ok || len(vals) == 0 {
-				return false
-			}
-			for _, v := range vals {
-				if f(v) != all {
-					return !all
-				}
-			}
-			return all
-		}
+		return listMatcher(lhs.ips, p.ip, all)
 	case lhs.nums != nil:
-		src := lhs.nums
-		var buf []int64
-		f := p.num
-		return func(e *event.Event) bool {
-			vals, ok := src(e, buf[:0])
-			buf = vals
-			if !ok || len(vals) == 0 {
-				return false
-			}
-			for _, v := range vals {
-				if f(v) != all {
-					return !all
-				}
-			}
-			return all
-		}
+		return listMatcher(lhs.nums, p.num, all)
+	// The scalar cases stay written out per type: they run for nearly every check of every
+	// event, and a generic helper measured about 3% slower on the stable-rules mix
+	// (BenchmarkStableRulesetMix).
 	case lhs.str != nil:
 		src, f := lhs.str, p.str
 		return func(e *event.Event) bool {
@@ -1106,6 +1028,49 @@ func (p pred) matcher(lhs *operand, o op) Matcher {
 			v, ok := src(e)
 			return ok && f(v)
 		}
+	}
+}
+
+// A compiled matcher runs on one goroutine at a time (see Compile), so the list helpers below
+// keep one scratch slice per closure: reading a list allocates only until the slice has grown to
+// the longest list seen, and a non-matching event allocates nothing.
+
+// listLen returns the element count of a multi-valued field (the len() transformer).
+func listLen[T any](src func(*event.Event, []T) ([]T, bool)) func(*event.Event) (int64, bool) {
+	var buf []T
+	return func(e *event.Event) (int64, bool) {
+		v, ok := src(e, buf[:0])
+		buf = v
+		return int64(len(v)), ok
+	}
+}
+
+// listExists holds when a multi-valued field has at least one value.
+func listExists[T any](src func(*event.Event, []T) ([]T, bool)) Matcher {
+	var buf []T
+	return func(e *event.Event) bool {
+		v, ok := src(e, buf[:0])
+		buf = v
+		return ok && len(v) > 0
+	}
+}
+
+// listMatcher tests f on the values of a multi-valued field: with all unset it holds when some
+// value satisfies f, with all set when every value does. A missing or empty list never holds.
+func listMatcher[T any](src func(*event.Event, []T) ([]T, bool), f func(T) bool, all bool) Matcher {
+	var buf []T
+	return func(e *event.Event) bool {
+		vals, ok := src(e, buf[:0])
+		buf = vals
+		if !ok || len(vals) == 0 {
+			return false
+		}
+		for _, v := range vals {
+			if f(v) != all {
+				return !all
+			}
+		}
+		return all
 	}
 }
 
