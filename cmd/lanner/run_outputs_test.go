@@ -22,18 +22,6 @@ import (
 	"github.com/lannersec/lanner/collector/event"
 )
 
-// waitUntil polls cond until it holds; the deadline only bounds a failing test.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestExtraOutputsThroughFanout: file and http outputs enabled in the configuration receive
 // alerts written to the sink; SIGHUP makes the file output reopen a rotated file.
 func TestExtraOutputsThroughFanout(t *testing.T) {
@@ -85,8 +73,8 @@ func TestExtraOutputsThroughFanout(t *testing.T) {
 		return bytes.Contains(b, []byte(s))
 	}
 	write("first")
-	waitUntil(t, "the first alert in the file", func() bool { return contains(path, `"rule":"first"`) })
-	waitUntil(t, "the first alert posted", func() bool {
+	waitFor(t, "the first alert in the file", func() bool { return contains(path, `"rule":"first"`) })
+	waitFor(t, "the first alert posted", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(posted) == 1 && strings.Contains(string(posted[0]), `"rule":"first"`)
