@@ -55,7 +55,7 @@ func newExtraOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regist
 		if !s.enabled {
 			continue
 		}
-		o, err := newSpooledOutput(s.name, s.q, s.build, log, reg)
+		o, err := newSpooledOutput(s.name, s.q, shippers.OutputConfig{}, s.build, log, reg)
 		if err != nil {
 			for _, o := range outs {
 				_ = o.Close()
@@ -67,8 +67,11 @@ func newExtraOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regist
 	return outs, nil
 }
 
-// newSpooledOutput opens name's spool, builds its shipper and joins them in an Output.
-func newSpooledOutput(name string, q config.Queue, build func() (shippers.Shipper, error), log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {
+// newSpooledOutput opens name's spool, builds its shipper and joins them in an Output. base
+// carries the destination's own delivery settings (batch size, flush interval, requests in
+// flight); its zero value takes the Output defaults. Name, filter and dead-letter file come from
+// the output's queue settings.
+func newSpooledOutput(name string, q config.Queue, base shippers.OutputConfig, build func() (shippers.Shipper, error), log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {
 	if err := os.MkdirAll(q.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("%s output: spool directory: %w", name, err)
 	}
@@ -82,7 +85,8 @@ func newSpooledOutput(name string, q config.Queue, build func() (shippers.Shippe
 		_ = sp.Close()
 		return nil, err
 	}
-	ocfg := shippers.OutputConfig{Name: name, Filter: q.Filter, DeadLetterFile: q.DeadLetterFile}
+	ocfg := base
+	ocfg.Name, ocfg.Filter, ocfg.DeadLetterFile = name, q.Filter, q.DeadLetterFile
 	if ocfg.DeadLetterFile == "" {
 		ocfg.DeadLetterFile = filepath.Join(q.SpoolDir, "deadletter.jsonl")
 	}

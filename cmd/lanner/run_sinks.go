@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/lannersec/lanner/shippers"
 	"github.com/lannersec/lanner/shippers/elasticsearch"
 	"github.com/lannersec/lanner/shippers/fluentd"
-	"github.com/lannersec/lanner/shippers/spool"
 )
 
 // alertSink is one destination of alerts. Write is called for every alert, from the syscall
@@ -159,67 +157,23 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 }
 
 func newESOutput(es config.Elasticsearch, log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {
-	const name = "elasticsearch"
 	ecfg := es.Config.WithDefaults()
-	if err := os.MkdirAll(es.SpoolDir, 0o700); err != nil {
-		return nil, fmt.Errorf("elasticsearch output: spool directory: %w", err)
-	}
-	sp, err := spool.Open(es.SpoolDir, spool.Options{Name: name, MaxBytes: es.SpoolMaxBytes,
-		Overflow: spool.Policy(es.Overflow)}, log, reg)
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch output: %w", err)
-	}
-	sh, err := elasticsearch.New(ecfg, log, reg)
-	if err != nil {
-		_ = sp.Close()
-		return nil, err
-	}
-	ocfg := ecfg.OutputConfig(name)
-	ocfg.Filter = es.Filter
-	ocfg.DeadLetterFile = es.DeadLetterFile
-	if ocfg.DeadLetterFile == "" {
-		ocfg.DeadLetterFile = filepath.Join(es.SpoolDir, "deadletter.jsonl")
-	}
-	o, err := shippers.NewOutput(ocfg, sp, sh, log, reg)
-	if err != nil {
-		_ = sp.Close()
-		_ = sh.Close()
-		return nil, err
-	}
-	return o, nil
+	q := config.Queue{SpoolDir: es.SpoolDir, SpoolMaxBytes: es.SpoolMaxBytes, Overflow: es.Overflow,
+		DeadLetterFile: es.DeadLetterFile, Filter: es.Filter}
+	return newSpooledOutput("elasticsearch", q, ecfg.OutputConfig("elasticsearch"), func() (shippers.Shipper, error) {
+		return elasticsearch.New(ecfg, log, reg)
+	}, log, reg)
 }
 
 // newFluentdOutput builds the Fluentd output over its own spool. A Fluentd that is down at start
 // is logged by the shipper, not an error: the spool keeps the alerts until it is up.
 func newFluentdOutput(fd config.Fluentd, log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {
-	const name = "fluentd"
 	fcfg := fd.Config.WithDefaults()
-	if err := os.MkdirAll(fd.SpoolDir, 0o700); err != nil {
-		return nil, fmt.Errorf("fluentd output: spool directory: %w", err)
-	}
-	sp, err := spool.Open(fd.SpoolDir, spool.Options{Name: name, MaxBytes: fd.SpoolMaxBytes,
-		Overflow: spool.Policy(fd.Overflow)}, log, reg)
-	if err != nil {
-		return nil, fmt.Errorf("fluentd output: %w", err)
-	}
-	sh, err := fluentd.New(name, fcfg, log, reg)
-	if err != nil {
-		_ = sp.Close()
-		return nil, err
-	}
-	ocfg := fcfg.OutputConfig(name)
-	ocfg.Filter = fd.Filter
-	ocfg.DeadLetterFile = fd.DeadLetterFile
-	if ocfg.DeadLetterFile == "" {
-		ocfg.DeadLetterFile = filepath.Join(fd.SpoolDir, "deadletter.jsonl")
-	}
-	o, err := shippers.NewOutput(ocfg, sp, sh, log, reg)
-	if err != nil {
-		_ = sp.Close()
-		_ = sh.Close()
-		return nil, err
-	}
-	return o, nil
+	q := config.Queue{SpoolDir: fd.SpoolDir, SpoolMaxBytes: fd.SpoolMaxBytes, Overflow: fd.Overflow,
+		DeadLetterFile: fd.DeadLetterFile, Filter: fd.Filter}
+	return newSpooledOutput("fluentd", q, fcfg.OutputConfig("fluentd"), func() (shippers.Shipper, error) {
+		return fluentd.New("fluentd", fcfg, log, reg)
+	}, log, reg)
 }
 
 // closeSinks flushes then closes every sink, returning every error.
