@@ -99,10 +99,13 @@ bench: deps
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench ShipLocalNode -benchtime 5x ./shippers/elasticsearch/)
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench Fluentd -benchtime 10x ./shippers/fluentd/)
 
+# INTEGRATION_PKGS: the packages with -tags integration tests that need the local stack.
+INTEGRATION_PKGS := ./shippers/... ./dashboards/...
+
 # integration: the shippers' integration tests (-tags integration) against the real local stack
 # (deploy/local: Elasticsearch, Forward server). In CI (CI=true) a missing node fails them.
 integration: deps
-	@$(call with_stack,$(GO) test -count=1 -timeout 20m -tags integration ./shippers/...)
+	@$(call with_stack,$(GO) test -count=1 -timeout 20m -tags integration $(INTEGRATION_PKGS))
 
 # with_stack runs $(1) with the local stack up: it starts the stack when it is not running and
 # stops it afterwards only if it started it (a developer's running stack is left alone).
