@@ -79,9 +79,59 @@ func mappings() map[string]any {
 	set("kubernetes.labels", flat)
 	set("kubernetes.annotations", flat)
 	set("kubernetes.namespace_labels", flat)
+	// The tamper-evident audit trail: each node's alerts form a hash chain (seq, the previous
+	// alert's hash, this alert's hash). Keywords, so that a verifier can look a hash up exactly.
+	set("lanner.chain.seq", long)
+	set("lanner.chain.prev", kw)
+	set("lanner.chain.hash", kw)
 	// dynamic false: a field lanner does not know is kept in _source but not indexed, so a
 	// surprise can never turn into a mapping conflict that rejects alerts.
-	return map[string]any{"dynamic": false, "properties": props}
+	return map[string]any{"dynamic": false, "properties": props, "runtime": runtimeFields()}
+}
+
+// runtimeFields are fields read from _source at search time. They have no script: a runtime
+// field without one reads the _source value at its own path, which needs no scripting module,
+// so it works on the smallest distribution too. They make output fields that only exist inside
+// the flattened falco.output_fields typed and aggregatable for Kibana (a data view lists a
+// flattened field, not its keys): the Kubernetes audit dashboard groups by the API resource,
+// which a k8s_audit alert carries only as the output field ka.target.resource.
+func runtimeFields() map[string]any {
+	return map[string]any{
+		"falco.output_fields.ka.target.resource": map[string]any{"type": "keyword"},
+	}
+}
+
+// Fields returns every field the index template types, by dotted name, with its Elasticsearch
+// type: mapped leaves, their multi-fields (process.command_line.text) and the runtime fields.
+// It is read from the same mappings the template installs, so anything built on these names
+// (the Kibana dashboards) can be checked against what Elasticsearch will actually index.
+func Fields() map[string]string {
+	m := mappings()
+	out := map[string]string{}
+	var walk func(prefix string, props map[string]any)
+	walk = func(prefix string, props map[string]any) {
+		for name, v := range props {
+			def := v.(map[string]any)
+			path := prefix + name
+			if sub, ok := def["properties"].(map[string]any); ok {
+				walk(path+".", sub)
+				continue
+			}
+			typ, _ := def["type"].(string)
+			out[path] = typ
+			if multi, ok := def["fields"].(map[string]any); ok {
+				for sub, sv := range multi {
+					st, _ := sv.(map[string]any)["type"].(string)
+					out[path+"."+sub] = st
+				}
+			}
+		}
+	}
+	walk("", m["properties"].(map[string]any))
+	for name, v := range m["runtime"].(map[string]any) {
+		out[name], _ = v.(map[string]any)["type"].(string)
+	}
+	return out
 }
 
 // TemplateBody returns the composable index template for c (data_stream mode adds
