@@ -28,6 +28,21 @@ type Record struct {
 	// ECS documents (rule.description, rule.ruleset); empty when unknown.
 	RuleDescription string
 	Ruleset         string
+	// Chain is the alert's place in its node's tamper-evident audit trail (shippers/chain); nil
+	// when the collector keeps no trail. Destinations that can carry it (Elasticsearch:
+	// lanner.chain.*, Fluentd: lanner_chain) write it unchanged.
+	Chain *ChainLink
+}
+
+// ChainLink is one alert's link in a node's hash chain: the chain's epoch (a random id drawn when
+// the chain's state was created, so a node whose state was wiped starts a new, separate chain),
+// its sequence number in that epoch (1, 2, ...), the hash of the alert before it ("" for the
+// first) and its own hash, which covers the alert, Seq, Prev and Epoch.
+type ChainLink struct {
+	Epoch string
+	Seq   uint64
+	Prev  string
+	Hash  string
 }
 
 // NewRecord wraps a and fixes its id: a hash of hostname, source, rule, event time
@@ -150,6 +165,17 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 		b = append(b, `,"k8s_lookup":`...)
 		b = AppendJSONString(b, l.String())
 	}
+	if c := r.Chain; c != nil {
+		b = append(b, `,"chain":{"epoch":`...)
+		b = AppendJSONString(b, c.Epoch)
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendUint(b, c.Seq, 10)
+		b = append(b, `,"prev":`...)
+		b = AppendJSONString(b, c.Prev)
+		b = append(b, `,"hash":`...)
+		b = AppendJSONString(b, c.Hash)
+		b = append(b, '}')
+	}
 	return append(b, '}'), nil
 }
 
@@ -251,6 +277,24 @@ func UnmarshalRecord(data []byte) (*Record, error) {
 		a.K8sLookup = parseK8sLookup(l)
 	}
 	r := &Record{ID: id, Alert: a}
+	if c, ok := w["chain"].(map[string]any); ok {
+		l := &ChainLink{}
+		l.Epoch, _ = c["epoch"].(string)
+		l.Prev, _ = c["prev"].(string)
+		l.Hash, _ = c["hash"].(string)
+		switch n := c["seq"].(type) {
+		case int64:
+			if n < 0 {
+				return nil, fmt.Errorf("record %s: chain seq %d", id, n)
+			}
+			l.Seq = uint64(n)
+		case uint64:
+			l.Seq = n
+		default:
+			return nil, fmt.Errorf("record %s: chain seq %v", id, c["seq"])
+		}
+		r.Chain = l
+	}
 	r.RuleDescription, _ = w["rule_description"].(string)
 	r.Ruleset, _ = w["ruleset"].(string)
 	return r, nil

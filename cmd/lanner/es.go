@@ -63,15 +63,26 @@ func loadESConfig(path string) (elasticsearch.Config, error) {
 	if path == "" {
 		return elasticsearch.Config{}, nil
 	}
+	cfg, err := readRunConfigFile(path)
+	if err != nil {
+		return elasticsearch.Config{}, err
+	}
+	return cfg.Elasticsearch.Config, nil
+}
+
+// readRunConfigFile reads a `lanner run` configuration file strictly, without its flags, for the
+// commands that connect where the collector ships (es setup, audit verify). Errors are usage
+// errors naming FILE:LINE.
+func readRunConfigFile(path string) (*config.Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return elasticsearch.Config{}, &usageError{msg: fmt.Sprintf("%s: %v", path, err)}
+		return nil, &usageError{msg: fmt.Sprintf("%s: %v", path, err)}
 	}
 	cfg := config.Default()
 	if _, err := config.Parse(path, data, &cfg, nil); err != nil {
-		return elasticsearch.Config{}, &usageError{msg: err.Error()}
+		return nil, &usageError{msg: err.Error()}
 	}
-	return cfg.Elasticsearch.Config, nil
+	return &cfg, nil
 }
 
 func runESSetup(ctx context.Context, stdout, stderr io.Writer, fl esSetupFlags) error {

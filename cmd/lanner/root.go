@@ -27,5 +27,6 @@ and ships enriched alerts to Elasticsearch, Fluentd and other outputs.`,
 	root.AddCommand(newReplayCmd())
 	root.AddCommand(newESCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newAuditCmd())
 	return root
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lannersec/lanner/collector/config"
 	"github.com/lannersec/lanner/collector/engine"
 	"github.com/lannersec/lanner/shippers"
+	"github.com/lannersec/lanner/shippers/chain"
 	"github.com/lannersec/lanner/shippers/elasticsearch"
 	"github.com/lannersec/lanner/shippers/fluentd"
 )
@@ -93,6 +94,10 @@ func (s *stdoutSink) Close() error              { return s.w.Flush() }
 // Elasticsearch (Fluentd...) plug in by adding a *shippers.Output to the fan-out.
 type fanoutSink struct {
 	f *shippers.Fanout
+	// chain links every alert into the node's audit trail before it is spooled (nil: no trail).
+	// Write is serialized by the alertRouter, so links are handed out in spool order.
+	chain *chain.Chainer
+	log   *slog.Logger
 }
 
 func (s *fanoutSink) Name() string { return "shippers" }
@@ -102,7 +107,15 @@ func (s *fanoutSink) Write(ctx context.Context, a *alert.Alert, r *engine.Rule) 
 	if r != nil {
 		desc, file = r.Desc, filepath.Base(r.File)
 	}
-	return s.f.Enqueue(ctx, shippers.NewRecord(a, desc, file))
+	rec := shippers.NewRecord(a, desc, file)
+	if s.chain != nil {
+		// An alert the trail cannot link still ships: losing it would be worse than an unlinked
+		// document, which lanner audit verify counts (and lanner_audit_trail_errors_total too).
+		if err := s.chain.Link(rec); err != nil {
+			s.log.Error("alert shipped without an audit-trail link", "rule", a.Rule, "err", err)
+		}
+	}
+	return s.f.Enqueue(ctx, rec)
 }
 
 func (s *fanoutSink) Run(ctx context.Context) error { return s.f.Run(ctx) }
@@ -111,7 +124,13 @@ func (s *fanoutSink) Run(ctx context.Context) error { return s.f.Run(ctx) }
 // that spool was full, in the output's bounded backlog, which Close writes into the spool; what
 // the workers did not deliver before shutdown is delivered after the next start.
 func (s *fanoutSink) Flush() error { return nil }
-func (s *fanoutSink) Close() error { return s.f.Close() }
+func (s *fanoutSink) Close() error {
+	err := s.f.Close()
+	if s.chain != nil {
+		err = errors.Join(err, s.chain.Close())
+	}
+	return err
+}
 
 // newShipperOutputs builds the configured remote outputs (Elasticsearch, Fluentd). It returns nil
 // when none is enabled.
@@ -153,7 +172,16 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 		closeAll()
 		return nil, err
 	}
-	return &fanoutSink{f: f}, nil
+	sink := &fanoutSink{f: f, log: log}
+	if t := cfg.AuditTrail; t.Enabled {
+		sink.chain, err = chain.Open(chain.Options{Dir: cfg.TrailDir(), Key: []byte(t.Key.Reveal()), NoSync: t.NoSync,
+			Logger: log, Registerer: reg})
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+	}
+	return sink, nil
 }
 
 func newESOutput(es config.Elasticsearch, log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {

@@ -138,3 +138,27 @@ func (c *Config) validateExtraOutputs() []Problem {
 	check("nats_output", c.NATSOutput.Enabled, func() error { return c.NATSOutput.Config.WithDefaults().Validate() }, c.NATSOutput.Queue)
 	return ps
 }
+
+// TrailDir is where the audit trail keeps its state: audit_trail.dir, or chain/ beside the spool
+// directory of the first enabled spooled output (Elasticsearch, Fluentd, file, http, syslog,
+// program, nats, in that order), so that the chain's state lives and is backed up with the
+// spools. It is "" when no spooled output is enabled.
+func (c *Config) TrailDir() string {
+	if c.AuditTrail.Dir != "" {
+		return c.AuditTrail.Dir
+	}
+	for _, o := range []struct {
+		on  bool
+		dir string
+	}{
+		{c.Elasticsearch.Enabled, c.Elasticsearch.SpoolDir}, {c.Fluentd.Enabled, c.Fluentd.SpoolDir},
+		{c.FileOutput.Enabled, c.FileOutput.SpoolDir}, {c.HTTPOutput.Enabled, c.HTTPOutput.SpoolDir},
+		{c.SyslogOutput.Enabled, c.SyslogOutput.SpoolDir}, {c.ProgramOutput.Enabled, c.ProgramOutput.SpoolDir},
+		{c.NATSOutput.Enabled, c.NATSOutput.SpoolDir},
+	} {
+		if o.on && o.dir != "" {
+			return filepath.Join(filepath.Dir(filepath.Clean(o.dir)), "chain")
+		}
+	}
+	return ""
+}

@@ -477,6 +477,17 @@ func document(r *shippers.Record) *doc {
 		d.set("lanner.k8s.lookup", l.String())
 	}
 
+	// The audit trail (shippers/chain): the hash covers this whole document but lanner.chain.hash
+	// itself, so the chainer builds the document without it first.
+	if c := r.Chain; c != nil {
+		d.set("lanner.chain.epoch", c.Epoch)
+		d.set("lanner.chain.seq", c.Seq)
+		d.set("lanner.chain.prev", c.Prev)
+		if c.Hash != "" {
+			d.set("lanner.chain.hash", c.Hash)
+		}
+	}
+
 	// The original alert, so nothing is lost: output_fields keeps Falco's dotted keys in a
 	// flattened field (one mapping, whatever fields a rule prints).
 	falco := obj{

@@ -48,6 +48,26 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	client, err := NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("elasticsearch output configured", "addresses", cfg.Addresses, "mode", cfg.Mode,
+		"target", cfg.indexFor(time.Now()), "username", cfg.Username, "password", cfg.Password,
+		"api_key", cfg.APIKey, "bearer_token", cfg.BearerToken)
+	return &Shipper{cfg: cfg, client: client, logger: logger, m: m, setup: !*cfg.Setup}, nil
+}
+
+// NewClient returns a go-elasticsearch client for cfg (addresses, credentials, TLS), as the
+// output uses it: no retries of its own (callers retry in one place) and gzip at the fastest
+// level when cfg.Compress. Commands that read lanner's indices (audit verify, report) share it,
+// so they connect exactly as the collector does.
+func NewClient(cfg Config) (*es.Client, error) {
+	cfg = cfg.WithDefaults()
 	ec := es.Config{
 		Addresses:           cfg.Addresses,
 		Username:            cfg.Username,
@@ -85,14 +105,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, 
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch output: client: %w", err)
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("elasticsearch output configured", "addresses", cfg.Addresses, "mode", cfg.Mode,
-		"target", cfg.indexFor(time.Now()), "username", cfg.Username, "password", cfg.Password,
-		"api_key", cfg.APIKey, "bearer_token", cfg.BearerToken)
-	return &Shipper{cfg: cfg, client: client, logger: logger, m: m, setup: !*cfg.Setup}, nil
+	return client, nil
 }
 
 // Config returns the configuration in force (with defaults).

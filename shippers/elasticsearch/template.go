@@ -81,6 +81,7 @@ func mappings() map[string]any {
 	set("kubernetes.namespace_labels", flat)
 	// The tamper-evident audit trail: each node's alerts form a hash chain (seq, the previous
 	// alert's hash, this alert's hash). Keywords, so that a verifier can look a hash up exactly.
+	set("lanner.chain.epoch", kw)
 	set("lanner.chain.seq", long)
 	set("lanner.chain.prev", kw)
 	set("lanner.chain.hash", kw)

@@ -207,6 +207,11 @@ func Record(r *shippers.Record) map[string]any {
 	if a.K8sLookup != alert.K8sNotLooked {
 		m["k8s_lookup"] = a.K8sLookup.String()
 	}
+	// The node's audit-trail link, as the Elasticsearch document carries it (lanner.chain.*), so
+	// a record that reaches Elasticsearch through Fluentd can be placed in the chain too.
+	if c := r.Chain; c != nil {
+		m["lanner_chain"] = map[string]any{"epoch": c.Epoch, "seq": c.Seq, "prev": c.Prev, "hash": c.Hash}
+	}
 	return m
 }
 
