@@ -273,7 +273,12 @@ func (in *Installer) Install(ctx context.Context, ndjson []byte) (ImportResult, 
 		"bytes", len(ndjson), "overwrite", in.cfg.Overwrite)
 	resp, err := in.client.Do(req)
 	if err != nil {
-		return res, fmt.Errorf("dashboards: POST %s: %w", in.endpoint.String(), err)
+		// url.Error repeats the method and URL; say them once.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return res, fmt.Errorf("import into Kibana at %s: %w", in.endpoint.String(), err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
