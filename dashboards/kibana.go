@@ -259,7 +259,7 @@ func (v Visualization) lens(schema Schema) savedObject {
 			"operationType": "terms", "sourceField": t.Field, "isBucketed": true, "scale": "ordinal",
 			"params": map[string]any{
 				"size": t.Size, "orderBy": map[string]any{"type": "column", "columnId": countColumn},
-				"orderDirection": "desc", "otherBucket": v.Chart != Table, "missingBucket": false,
+				"orderDirection": "desc", "otherBucket": v.Chart != Table, "missingBucket": t.Missing,
 				"parentFormat": map[string]any{"id": "terms"},
 			},
 		}

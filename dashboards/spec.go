@@ -30,7 +30,13 @@ type Terms struct {
 	Field string
 	Label string
 	Size  int
+	// Missing adds a bucket for the alerts without the field (Lens's "(missing value)"), so
+	// that a table keeps rows whose first column is empty: pods not run by a Deployment.
+	Missing bool
 }
+
+// missingLabel is the key Lens shows for the Missing bucket.
+const missingLabel = "(missing value)"
 
 // Filter restricts an object to documents whose Field equals Value (a KQL `field : "value"`
 // query in Kibana, a term query in Elasticsearch).
@@ -94,7 +100,7 @@ func Lanner() Set {
 			{ID: "lanner-top-workloads", Title: "Top pods and deployments",
 				Description: "Runtime alerts per deployment and pod.",
 				Chart:       Table, Filter: syscall, Terms: []Terms{
-					{Field: "kubernetes.deployment.name", Label: "Deployment", Size: 10},
+					{Field: "kubernetes.deployment.name", Label: "Deployment", Size: 10, Missing: true},
 					{Field: "kubernetes.pod.name", Label: "Pod", Size: 10}}},
 			{ID: "lanner-top-images", Title: "Top container images",
 				Description: "Images of the containers that raised the most runtime alerts.",
@@ -194,7 +200,11 @@ func (v Visualization) SearchBody() map[string]any {
 			"field": timeField, "fixed_interval": "1h", "min_doc_count": 1}})
 	}
 	for _, t := range v.Terms {
-		aggs = append(aggs, map[string]any{"terms": map[string]any{"field": t.Field, "size": t.Size}})
+		terms := map[string]any{"field": t.Field, "size": t.Size}
+		if t.Missing {
+			terms["missing"] = missingLabel
+		}
+		aggs = append(aggs, map[string]any{"terms": terms})
 	}
 	// Nest from the innermost out: "a" holds "b" holds "c".
 	var inner map[string]any
