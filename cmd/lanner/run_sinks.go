@@ -174,7 +174,7 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 	}
 	sink := &fanoutSink{f: f, log: log}
 	if t := cfg.AuditTrail; t.Enabled {
-		sink.chain, err = chain.Open(chain.Options{Dir: cfg.TrailDir(), Key: []byte(t.Key.Reveal()), NoSync: t.NoSync,
+		sink.chain, err = chain.Open(chain.Options{Dir: cfg.TrailDir(), Key: []byte(t.Key.Reveal()),
 			Logger: log, Registerer: reg})
 		if err != nil {
 			_ = f.Close()

@@ -50,7 +50,6 @@ type AuditTrail struct {
 	Enabled bool            `yaml:"enabled" desc:"Link every alert shipped through the spooled outputs into this node's hash chain: Elasticsearch documents carry it as lanner.chain.*, Fluentd records as lanner_chain; lanner audit verify checks it."`
 	Dir     string          `yaml:"dir" desc:"Directory of the chain's state (created if missing; default: chain/ beside the first enabled output's spool_dir). Keep it with the spools: a new directory starts a new chain epoch."`
 	Key     shippers.Secret `yaml:"key" desc:"HMAC-SHA256 key for the chain's hashes (use ${NAME} from a Secret): without it, anyone who can write to the index could rebuild a consistent chain after editing it."`
-	NoSync  bool            `yaml:"no_sync" desc:"Skip the fsync after each link (as a spool's no_sync): faster; a power cut may then reuse the last sequence numbers."`
 }
 
 // Stdout is the terminal output.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,10 +29,6 @@ type Options struct {
 	Dir string
 	// Key, when set, makes every hash an HMAC-SHA256 under it.
 	Key []byte
-	// NoSync skips the fsync after each link, as the spools' option of the same name: a process
-	// crash keeps the state, a power cut may lose the last links (the next start then reuses
-	// their sequence numbers, which the verifier reports as duplicates).
-	NoSync bool
 	// Logger nil discards; Registerer nil leaves the metrics unregistered.
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -43,10 +41,21 @@ type state struct {
 	Hash  string `json:"hash"`
 }
 
+// Durability without an fsync per alert (which would cap a node at about a thousand alerts a
+// second): each link's head is written to the state log without fsync, so it is in the page
+// cache the moment Link returns and survives a crash of the process. Only a crash of the machine
+// can lose the last heads, and then the spools may hold links the state no longer knows; reusing
+// their sequence numbers would fork the chain. So Open tells the two apart: Close leaves a
+// "clean" marker, and every start records the kernel's boot id. A start without the marker under
+// the same boot id (the process crashed, the page cache did not) continues the chain; a start
+// under another boot id (the machine went down) begins a new epoch whose first link points at
+// the last head on disk, so the verifier can join the two.
+
 // Chainer links alerts into the node's chain. Link is safe for concurrent use; links are handed
 // out in the order Link is called, which is the order the caller must hand the records on in.
 type Chainer struct {
 	mu     sync.Mutex
+	dir    string
 	wal    *wal.Log
 	hasher Hasher
 	head   state
@@ -72,37 +81,14 @@ func Open(opts Options) (*Chainer, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit trail: %w", err)
 	}
-	l, err := wal.Open(opts.Dir, &wal.Options{NoSync: opts.NoSync, LogFormat: wal.JSON, SegmentSize: 1 << 20,
-		DirPerms: 0o700, FilePerms: 0o600})
-	if err != nil {
-		return nil, fmt.Errorf("audit trail: open state in %s: %w", opts.Dir, err)
-	}
-	c := &Chainer{wal: l, hasher: NewHasher(opts.Key), log: opts.Logger.With("component", "audit-trail"), reg: opts.Registerer}
-	last, err := l.LastIndex()
-	if err != nil {
-		_ = l.Close()
-		return nil, fmt.Errorf("audit trail: read state in %s: %w", opts.Dir, err)
-	}
-	if last == 0 {
-		var b [12]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			_ = l.Close()
-			return nil, fmt.Errorf("audit trail: new epoch: %w", err)
+	c := &Chainer{dir: opts.Dir, hasher: NewHasher(opts.Key), log: opts.Logger.With("component", "audit-trail"), reg: opts.Registerer}
+	if err := c.open(); err != nil {
+		if c.wal != nil {
+			_ = c.wal.Close()
 		}
-		c.head = state{Epoch: hex.EncodeToString(b[:])}
-		c.log.Info("audit trail: new chain", "dir", opts.Dir, "epoch", c.head.Epoch, "keyed", c.hasher.Keyed())
-	} else {
-		data, err := l.Read(last)
-		if err != nil {
-			_ = l.Close()
-			return nil, fmt.Errorf("audit trail: read state entry %d in %s: %w", last, opts.Dir, err)
-		}
-		if err := json.Unmarshal(data, &c.head); err != nil || c.head.Epoch == "" || c.head.Seq != last {
-			_ = l.Close()
-			return nil, fmt.Errorf("audit trail: state entry %d in %s is corrupt (%q); move the directory away to start a new chain", last, opts.Dir, data)
-		}
-		c.log.Info("audit trail: chain continues", "dir", opts.Dir, "epoch", c.head.Epoch, "seq", c.head.Seq, "keyed", c.hasher.Keyed())
+		return nil, err
 	}
+	l := c.wal
 	c.links = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "audit_trail", Name: "links_total",
 		Help: "Alerts linked into the node's audit-trail hash chain."})
 	c.errs = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "audit_trail", Name: "errors_total",
@@ -123,6 +109,121 @@ func Open(opts Options) (*Chainer, error) {
 		}
 	}
 	return c, nil
+}
+
+// Files in Options.Dir beside the state log (log/).
+const (
+	cleanFile = "clean"   // present after Close, removed at Open
+	bootFile  = "boot_id" // the boot id of the last start
+)
+
+// open reads (or starts) the chain's state; see the Chainer's comment for the rules.
+func (c *Chainer) open() error {
+	l, err := wal.Open(filepath.Join(c.dir, "log"), &wal.Options{NoSync: true, LogFormat: wal.JSON, SegmentSize: 1 << 20,
+		DirPerms: 0o700, FilePerms: 0o600})
+	if err != nil {
+		return fmt.Errorf("audit trail: open state in %s: %w", c.dir, err)
+	}
+	c.wal = l
+	last, err := l.LastIndex()
+	if err != nil {
+		return fmt.Errorf("audit trail: read state in %s: %w", c.dir, err)
+	}
+	boot := bootID()
+	_, cleanErr := os.Stat(filepath.Join(c.dir, cleanFile))
+	clean := cleanErr == nil
+	prevBoot, _ := os.ReadFile(filepath.Join(c.dir, bootFile))
+	sameBoot := boot != "" && strings.TrimSpace(string(prevBoot)) == boot
+	switch {
+	case last == 0:
+		if err := c.newEpoch(""); err != nil {
+			return err
+		}
+		c.log.Info("audit trail: new chain", "dir", c.dir, "epoch", c.head.Epoch, "keyed", c.hasher.Keyed())
+	default:
+		data, err := l.Read(last)
+		if err != nil {
+			return fmt.Errorf("audit trail: read state entry %d in %s: %w", last, c.dir, err)
+		}
+		var head state
+		if err := json.Unmarshal(data, &head); err != nil || head.Epoch == "" || head.Seq != last {
+			return fmt.Errorf("audit trail: state entry %d in %s is corrupt (%q); move the directory away to start a new chain", last, c.dir, data)
+		}
+		if clean || sameBoot {
+			c.head = head
+			c.log.Info("audit trail: chain continues", "dir", c.dir, "epoch", head.Epoch, "seq", head.Seq,
+				"clean_stop", clean, "keyed", c.hasher.Keyed())
+			break
+		}
+		// The machine went down since the last start: the last links may not have reached the
+		// disk. A new epoch never reuses a number; its first link points at the last head known.
+		if err := c.newEpoch(head.Hash); err != nil {
+			return err
+		}
+		c.log.Warn("audit trail: the machine stopped uncleanly since the last start; continuing in a new epoch",
+			"dir", c.dir, "previous_epoch", head.Epoch, "previous_seq", head.Seq, "epoch", c.head.Epoch)
+	}
+	// From here on the stop is unclean until Close says otherwise.
+	if err := os.Remove(filepath.Join(c.dir, cleanFile)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	if err := writeSynced(filepath.Join(c.dir, bootFile), []byte(boot+"\n")); err != nil {
+		return fmt.Errorf("audit trail: %w", err)
+	}
+	return nil
+}
+
+// newEpoch starts a new chain whose first link's prev is prev. The state log is emptied: its
+// indexes are the new epoch's sequence numbers.
+func (c *Chainer) newEpoch(prev string) error {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("audit trail: new epoch: %w", err)
+	}
+	if last, _ := c.wal.LastIndex(); last > 0 {
+		_ = c.wal.Close()
+		if err := os.RemoveAll(filepath.Join(c.dir, "log")); err != nil {
+			return fmt.Errorf("audit trail: new epoch: %w", err)
+		}
+		l, err := wal.Open(filepath.Join(c.dir, "log"), &wal.Options{NoSync: true, LogFormat: wal.JSON, SegmentSize: 1 << 20,
+			DirPerms: 0o700, FilePerms: 0o600})
+		if err != nil {
+			c.wal = nil
+			return fmt.Errorf("audit trail: new epoch: %w", err)
+		}
+		c.wal = l
+	}
+	c.head = state{Epoch: hex.EncodeToString(b[:]), Hash: prev}
+	return nil
+}
+
+// bootID is the kernel's id of the current boot ("" where there is none).
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// writeSynced replaces path with data durably (temporary file, fsync, rename).
+func writeSynced(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // Head returns the chain's epoch, last sequence number and last hash.
@@ -185,6 +286,13 @@ func (c *Chainer) Close() error {
 			c.reg.Unregister(m)
 		}
 	}
+	err := c.wal.Sync()
+	err = errors.Join(err, c.wal.Close())
+	if err == nil {
+		// Only a state that reached the disk whole may be continued after the next start under
+		// another boot.
+		err = writeSynced(filepath.Join(c.dir, cleanFile), nil)
+	}
 	c.log.Info("audit trail: closed", "epoch", c.head.Epoch, "seq", c.head.Seq)
-	return c.wal.Close()
+	return err
 }

@@ -3,6 +3,8 @@ package chain
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +326,111 @@ func TestVerifyLinksAndDuplicates(t *testing.T) {
 	rep = verify(docs[2:], true)
 	if !rep.Intact() {
 		t.Fatalf("partial window: %v", problems(rep))
+	}
+}
+
+// BenchmarkLink measures linking one alert: its ECS document, the canonical form, the hash and
+// the state log write.
+func BenchmarkLink(b *testing.B) {
+	c, err := Open(Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	rs := records(1, "bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.Link(rs[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// crash leaves c as a killed process would: the state log as written, no clean marker.
+func crash(t *testing.T, c *Chainer) {
+	t.Helper()
+	if err := c.wal.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChainAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := records(9, "node-a")
+	for _, r := range rs[:3] {
+		if err := c.Link(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	epoch1, _, head1 := c.Head()
+	crash(t, c)
+
+	// The process crashed, the machine did not (same boot id): the chain continues.
+	c, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, seq, h := c.Head(); e != epoch1 || seq != 3 || h != head1 {
+		t.Fatalf("after a process crash: %s %d, want %s 3", e, seq, epoch1)
+	}
+	for _, r := range rs[3:6] {
+		if err := c.Link(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, head2 := c.Head()
+	crash(t, c)
+
+	// The machine went down (another boot id): a new epoch, linked to the last head on disk.
+	if err := os.WriteFile(filepath.Join(dir, bootFile), []byte("an-earlier-boot\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	epoch2, seq, _ := c.Head()
+	if epoch2 == epoch1 || seq != 0 {
+		t.Fatalf("after a machine crash: epoch %s seq %d, want a new epoch from 0", epoch2, seq)
+	}
+	for _, r := range rs[6:] {
+		if err := c.Link(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rs[6].Chain.Seq != 1 || rs[6].Chain.Prev != head2 || rs[6].Chain.Epoch != epoch2 {
+		t.Fatalf("first link of the new epoch: %+v, want seq 1 after %s", rs[6].Chain, head2)
+	}
+	// Both epochs verify, the second joined to the first.
+	v := NewVerifier(nil)
+	col := v.NewCollector()
+	for _, r := range rs {
+		col.Add(storedDoc(t, r))
+	}
+	rep := col.Report()
+	if !rep.Intact() || len(rep.Chains) != 2 {
+		t.Fatalf("two epochs: %v %+v", problems(rep), rep.Chains)
+	}
+	var joined bool
+	for _, s := range rep.Chains {
+		if s.Epoch == epoch2 && s.Continues == fmt.Sprintf("%s@6", epoch1) {
+			joined = true
+		}
+	}
+	if !joined {
+		t.Fatalf("the new epoch is not joined to the old one: %+v", rep.Chains)
+	}
+	// Without the first epoch's documents the join is a broken link.
+	col = v.NewCollector()
+	for _, r := range rs[6:] {
+		col.Add(storedDoc(t, r))
+	}
+	if got := strings.Join(problems(col.Report()), ", "); got != "broken_link 1" {
+		t.Fatalf("orphaned epoch: %s", got)
 	}
 }

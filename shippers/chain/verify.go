@@ -72,6 +72,9 @@ type Summary struct {
 	Documents int       `json:"documents"`
 	From      time.Time `json:"from"`
 	To        time.Time `json:"to"`
+	// Continues names the epoch and sequence number ("epoch@seq") this chain's first link points
+	// at: the node's collector started a new epoch after the machine went down.
+	Continues string `json:"continues,omitempty"`
 }
 
 // Report is the verifier's result.
@@ -161,10 +164,22 @@ func (c *Collector) Report() *Report {
 	slices.SortFunc(keys, func(a, b [2]string) int {
 		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
 	})
+	// Where each hash is, per node: a new epoch's first link points into an earlier epoch.
+	where := map[string]map[string]string{}
+	for _, k := range keys {
+		m := where[k[0]]
+		if m == nil {
+			m = map[string]string{}
+			where[k[0]] = m
+		}
+		for _, e := range c.chains[k] {
+			m[e.hash] = fmt.Sprintf("%s@%d", k[1], e.seq)
+		}
+	}
 	for _, k := range keys {
 		es := c.chains[k]
 		r.Documents += len(es)
-		c.check(r, k[0], k[1], es)
+		c.check(r, k[0], k[1], es, where[k[0]])
 	}
 	slices.SortStableFunc(r.Problems, func(a, b Problem) int {
 		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Epoch, b.Epoch), cmp.Compare(a.Seq, b.Seq))
@@ -172,7 +187,7 @@ func (c *Collector) Report() *Report {
 	return r
 }
 
-func (c *Collector) check(r *Report, node, epoch string, es []entry) {
+func (c *Collector) check(r *Report, node, epoch string, es []entry, where map[string]string) {
 	slices.SortStableFunc(es, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.id, b.id))
 	})
@@ -226,8 +241,13 @@ func (c *Collector) check(r *Report, node, epoch string, es []entry) {
 						Detail: fmt.Sprintf("its prev matches no document, not seq %d's hash", p.seq)})
 				}
 			}
-		} else if !c.v.Partial && e.seq == 1 && e.prev != "" {
-			add(Problem{Kind: BrokenLink, Seq: e.seq, DocID: e.id, Detail: "the first document of the chain has a predecessor"})
+		} else if e.seq == 1 && e.prev != "" {
+			if at, ok := where[e.prev]; ok && !strings.HasPrefix(at, epoch+"@") {
+				r.Chains[len(r.Chains)-1].Continues = at
+			} else if !c.v.Partial {
+				add(Problem{Kind: BrokenLink, Seq: e.seq, DocID: e.id,
+					Detail: "the chain's first document continues an earlier epoch of the node, which is not in the index"})
+			}
 		}
 	}
 }
