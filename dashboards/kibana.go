@@ -218,7 +218,6 @@ func (s Set) dataView(schema Schema) savedObject {
 			"title":         strings.Join(schema.Patterns, ","),
 			"name":          s.DataViewName,
 			"timeFieldName": timeField,
-			"allowHidden":   false,
 			// Fields are listed by Kibana from the indices at run time.
 			"fields":          "[]",
 			"fieldAttrs":      "{}",
