@@ -217,9 +217,22 @@ func (c *collector) open(stdout io.Writer) error {
 	if cfg.Stdout.Enabled {
 		c.router.sinks = append(c.router.sinks, newStdoutSink(stdout, cfg.JSONOutput))
 	}
-	fan, err := newShipperOutputs(cfg, log, c.metrics.reg)
+	fan, failed, err := newShipperOutputs(cfg, log, c.metrics.reg)
 	if err != nil {
 		return fmt.Errorf("run: outputs: %w", err)
+	}
+	for _, d := range cfg.DisabledOutputs {
+		failed = append(failed, failedOutput{d.Name, fmt.Errorf("invalid configuration: %w", d.Problems)})
+	}
+	for _, f := range failed {
+		// Left out, loudly: the log says why and /readyz keeps saying it until a restart with a
+		// fixed configuration, while the other outputs deliver.
+		log.Error("output left out; the other outputs run", "output", f.name, "err", f.err)
+		err := f.err
+		c.health.add("output "+f.name, func() error { return fmt.Errorf("not running: %w", err) })
+	}
+	if fan == nil && !cfg.Stdout.Enabled {
+		return fmt.Errorf("run: no output could be started (%d failed)", len(failed))
 	}
 	if fan != nil {
 		c.router.sinks = append(c.router.sinks, fan)

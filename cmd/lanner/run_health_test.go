@@ -120,3 +120,77 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRunBadOutputOthersKeepWorking starts the collector with an http output whose URL is
+// invalid and a file output: the collector starts, the alert reaches the file, and /readyz names
+// the http output and its problem at FILE:LINE.
+func TestRunBadOutputOthersKeepWorking(t *testing.T) {
+	events, err := os.ReadFile("../../rules/testdata/lanner_events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var privPod []byte
+	for line := range bytes.Lines(events) {
+		if bytes.Contains(line, []byte(`"auditID":"k-priv-pos"`)) {
+			privPod = bytes.TrimSpace(line)
+		}
+	}
+	dir := t.TempDir()
+	alerts := filepath.Join(dir, "alerts.json")
+	cfgPath := filepath.Join(dir, "lanner.yaml")
+	cfgBody := "stdout:\n  enabled: false\nhttp_output:\n  enabled: true\n  url: ftp://alerts.example\n" +
+		"file_output:\n  enabled: true\n  filename: " + alerts + "\n  spool_dir: " + filepath.Join(dir, "spool", "file") + "\n"
+	if err := os.WriteFile(cfgPath, []byte(cfgBody), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auditAddr, httpAddr := freeAddr(t), freeAddr(t)
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	root.SetOut(io.Discard)
+	root.SetErr(stderr)
+	root.SetArgs([]string{"run", "-c", cfgPath, "-r", "../../rules/lanner_rules.yaml", "--capture.enabled=false",
+		"--audit.enabled", "--audit.plaintext", "--audit.allow-unauthenticated", "--audit.listen", auditAddr,
+		"--http.listen", httpAddr})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	waitFor(t, "the webhook to accept", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("run ended: %v\n%s", err, stderr.String())
+		default:
+		}
+		resp, err := http.Post("http://"+auditAddr+"/k8s-audit", "application/json", bytes.NewReader(privPod))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	waitFor(t, "the alert in the file output", func() bool {
+		b, _ := os.ReadFile(alerts)
+		return bytes.Contains(b, []byte("Lanner Privileged Pod Created"))
+	})
+	resp, err := http.Get("http://" + httpAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "output http_output: not running: invalid configuration: "+cfgPath+":5: http_output.url") {
+		t.Errorf("/readyz %d:\n%s", resp.StatusCode, body)
+	}
+	if !strings.Contains(stderr.String(), "output left out") {
+		t.Errorf("the log does not say the output was left out:\n%s", stderr.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run ended with %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+}

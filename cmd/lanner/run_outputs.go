@@ -21,8 +21,9 @@ import (
 )
 
 // newExtraOutputs builds the enabled outputs among file, http, syslog, program and nats, each
-// over its own spool. On an error it closes what it built and says which output failed.
-func newExtraOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) ([]*shippers.Output, error) {
+// over its own spool. An output that cannot be built is left out and returned in failed, with
+// the reason, so that the others run.
+func newExtraOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (outs []*shippers.Output, failed []failedOutput) {
 	type spec struct {
 		name    string
 		enabled bool
@@ -50,21 +51,18 @@ func newExtraOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regist
 			return nats.New(cfg.NATSOutput.Config, log, reg)
 		}},
 	}
-	var outs []*shippers.Output
 	for _, s := range specs {
 		if !s.enabled {
 			continue
 		}
 		o, err := newSpooledOutput(s.name, s.q, shippers.OutputConfig{}, s.build, log, reg)
 		if err != nil {
-			for _, o := range outs {
-				_ = o.Close()
-			}
-			return nil, err
+			failed = append(failed, failedOutput{s.name, err})
+			continue
 		}
 		outs = append(outs, o)
 	}
-	return outs, nil
+	return outs, failed
 }
 
 // newSpooledOutput opens name's spool, builds its shipper and joins them in an Output. base

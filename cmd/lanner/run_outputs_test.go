@@ -46,9 +46,9 @@ func TestExtraOutputsThroughFanout(t *testing.T) {
 	if ps := cfg.Validate(); len(ps) != 0 {
 		t.Fatalf("config problems: %v", ps)
 	}
-	sink, err := newShipperOutputs(&cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
+	sink, failed, err := newShipperOutputs(&cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil || len(failed) != 0 {
+		t.Fatal(err, failed)
 	}
 	if sink == nil || len(sink.f.Outputs()) != 2 {
 		t.Fatal("want two outputs")
@@ -99,14 +99,26 @@ func TestExtraOutputsThroughFanout(t *testing.T) {
 	}
 }
 
-// TestExtraOutputBadConfigFails: a constructor error names the output.
-func TestExtraOutputBadConfigFails(t *testing.T) {
+// TestBadOutputLeftOut: an output whose constructor fails is left out, named with its error,
+// and the others are built.
+func TestBadOutputLeftOut(t *testing.T) {
+	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.ProgramOutput.Enabled = true
 	cfg.ProgramOutput.Program = "surely-not-a-program-lanner"
-	cfg.ProgramOutput.SpoolDir = filepath.Join(t.TempDir(), "spool")
-	_, err := newShipperOutputs(&cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
-	if err == nil || !strings.Contains(err.Error(), "program output: program:") {
-		t.Fatalf("newShipperOutputs = %v, want the program output's error", err)
+	cfg.ProgramOutput.SpoolDir = filepath.Join(dir, "spool-program")
+	cfg.FileOutput.Enabled = true
+	cfg.FileOutput.Filename = filepath.Join(dir, "alerts.json")
+	cfg.FileOutput.SpoolDir = filepath.Join(dir, "spool-file")
+	sink, failed, err := newShipperOutputs(&cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if len(failed) != 1 || failed[0].name != "program" || !strings.Contains(failed[0].err.Error(), "program output: program:") {
+		t.Fatalf("failed outputs %+v, want the program output's error", failed)
+	}
+	if outs := sink.f.Outputs(); len(outs) != 1 || outs[0].Name() != "file" {
+		t.Fatalf("built outputs %v, want the file output", outs)
 	}
 }

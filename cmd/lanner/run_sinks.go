@@ -132,45 +132,51 @@ func (s *fanoutSink) Close() error {
 	return err
 }
 
-// newShipperOutputs builds the configured remote outputs (Elasticsearch, Fluentd). It returns nil
-// when none is enabled.
-func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*fanoutSink, error) {
+// failedOutput is an output left out at start: its configuration was invalid (config.Load
+// disabled it) or it could not be built (an unreadable CA file, a spool directory that cannot be
+// created). The collector runs with the others and reports it on /readyz.
+type failedOutput struct {
+	name string
+	err  error
+}
+
+// newShipperOutputs builds the configured remote outputs (Elasticsearch, Fluentd, file, http,
+// syslog, program, nats). An output that cannot be built is returned in failed and the others
+// run; the sink is nil when no output was built. The error is for what concerns them all (the
+// fan-out, the audit trail).
+func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Registerer) (*fanoutSink, []failedOutput, error) {
 	var outs []*shippers.Output
+	var failed []failedOutput
+	if es := cfg.Elasticsearch; es.Enabled {
+		if o, err := newESOutput(es, log, reg); err != nil {
+			failed = append(failed, failedOutput{"elasticsearch", err})
+		} else {
+			outs = append(outs, o)
+		}
+	}
+	if fd := cfg.Fluentd; fd.Enabled {
+		if o, err := newFluentdOutput(fd, log, reg); err != nil {
+			failed = append(failed, failedOutput{"fluentd", err})
+		} else {
+			outs = append(outs, o)
+		}
+	}
+	extra, bad := newExtraOutputs(cfg, log, reg) // file, http, syslog, program, nats (run_outputs.go)
+	outs, failed = append(outs, extra...), append(failed, bad...)
+	if len(outs) == 0 {
+		return nil, failed, nil
+	}
 	closeAll := func() {
 		for _, o := range outs {
 			_ = o.Close()
 		}
-	}
-	if es := cfg.Elasticsearch; es.Enabled {
-		o, err := newESOutput(es, log, reg)
-		if err != nil {
-			return nil, err
-		}
-		outs = append(outs, o)
-	}
-	if fd := cfg.Fluentd; fd.Enabled {
-		o, err := newFluentdOutput(fd, log, reg)
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		outs = append(outs, o)
-	}
-	extra, err := newExtraOutputs(cfg, log, reg) // file, http, syslog, program, nats (run_outputs.go)
-	if err != nil {
-		closeAll()
-		return nil, err
-	}
-	outs = append(outs, extra...)
-	if len(outs) == 0 {
-		return nil, nil
 	}
 	// The fan-out's own metrics (backlog, producer waits) and its log go with run's, so an output
 	// whose spool is full shows up on /metrics and in the log, not only in its own counters.
 	f, err := shippers.NewFanoutWith(shippers.FanoutOptions{Logger: log.With("component", "fanout"), Registerer: reg}, outs...)
 	if err != nil {
 		closeAll()
-		return nil, err
+		return nil, nil, err
 	}
 	sink := &fanoutSink{f: f, log: log}
 	if t := cfg.AuditTrail; t.Enabled {
@@ -178,10 +184,10 @@ func newShipperOutputs(cfg *config.Config, log *slog.Logger, reg prometheus.Regi
 			Logger: log, Registerer: reg})
 		if err != nil {
 			_ = f.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return sink, nil
+	return sink, failed, nil
 }
 
 func newESOutput(es config.Elasticsearch, log *slog.Logger, reg prometheus.Registerer) (*shippers.Output, error) {

@@ -28,7 +28,7 @@ func TestFluentdOutputStartsWithFluentdDown(t *testing.T) {
 	if ps := cfg.Validate(); len(ps) != 0 {
 		t.Fatalf("config problems: %v", ps)
 	}
-	sink, err := newShipperOutputs(&cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	sink, _, err := newShipperOutputs(&cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatalf("newShipperOutputs: %v", err)
 	}

@@ -43,6 +43,18 @@ type Config struct {
 	Kubernetes    Kubernetes    `yaml:"kubernetes"`
 	Audit         Audit         `yaml:"audit"`
 	AuditTrail    AuditTrail    `yaml:"audit_trail"`
+
+	// DisabledOutputs are the outputs Load turned off because their block is invalid (a bad URL,
+	// a missing setting) or unknown (a block named like an output that lanner does not have), each
+	// with its problems placed at FILE:LINE. The collector starts with the other outputs, logs
+	// these and reports them on /readyz: one mistyped destination must not stop every other.
+	DisabledOutputs []DisabledOutput `yaml:"-"`
+}
+
+// DisabledOutput is an output left out at start, and why.
+type DisabledOutput struct {
+	Name     string // the block: elasticsearch, fluentd, file_output, ...
+	Problems Errors
 }
 
 // AuditTrail is the node's tamper-evident hash chain over the alerts it ships (shippers/chain).

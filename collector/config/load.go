@@ -53,6 +53,8 @@ func (es Errors) Error() string {
 type File struct {
 	Name  string
 	lines map[string]int
+	// unknownOutputs are unknown top-level blocks named like outputs (Parse, for Load).
+	unknownOutputs Errors
 }
 
 // Line returns the line of key (dotted) in the file, or of its closest enclosing block; 0 when
@@ -117,9 +119,51 @@ func Parse(name string, data []byte, cfg *Config, getenv func(string) (string, b
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(name, err)
+		err = yamlError(name, err)
+		// An unknown top-level block named like an output (kafka_output) leaves that output out
+		// (Load reports it as disabled); every other unknown key stays an error.
+		var rest Errors
+		for _, e := range asErrors(err) {
+			if out, ok := f.unknownOutputBlock(e); ok {
+				e.Key = out
+				e.Msg = fmt.Sprintf("unknown output %q (lanner has elasticsearch, fluentd, file_output, http_output, syslog_output, program_output, nats_output)", out)
+				f.unknownOutputs = append(f.unknownOutputs, e)
+				continue
+			}
+			rest = append(rest, e)
+		}
+		if len(rest) > 0 {
+			return nil, append(rest, f.unknownOutputs...)
+		}
 	}
 	return f, nil
+}
+
+func asErrors(err error) Errors {
+	var es Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return Errors{e}
+	}
+	return Errors{{Msg: err.Error()}}
+}
+
+// unknownOutputBlock says whether e is yaml's "unknown key" for a top-level block named like an
+// output (NAME_output), and returns that name.
+func (f *File) unknownOutputBlock(e *Error) (string, bool) {
+	name, ok := strings.CutPrefix(e.Msg, "unknown key ")
+	if !ok {
+		return "", false
+	}
+	name, err := strconv.Unquote(name)
+	// Top-level keys are recorded by their bare name.
+	if err != nil || !strings.HasSuffix(name, "_output") || e.Line == 0 || f.lines[name] != e.Line {
+		return "", false
+	}
+	return name, true
 }
 
 // collectLines records the line of every mapping key under n.
@@ -190,10 +234,76 @@ func Load(path string, ov *Overrides) (*Config, error) {
 			return nil, err
 		}
 	}
-	if ps := cfg.Validate(); len(ps) > 0 {
-		return nil, locate(ps, f, ov)
+	var unknown Errors
+	if f != nil {
+		unknown = f.unknownOutputs
+	}
+	if err := cfg.disableBadOutputs(f, ov, unknown); err != nil {
+		return nil, err
 	}
 	return &cfg, nil
+}
+
+// outputBlocks are the blocks of the outputs that run behind a spool, by key prefix.
+func (c *Config) outputBlocks() []struct {
+	name    string
+	enabled *bool
+} {
+	return []struct {
+		name    string
+		enabled *bool
+	}{
+		{"elasticsearch", &c.Elasticsearch.Enabled}, {"fluentd", &c.Fluentd.Enabled},
+		{"file_output", &c.FileOutput.Enabled}, {"http_output", &c.HTTPOutput.Enabled},
+		{"syslog_output", &c.SyslogOutput.Enabled}, {"program_output", &c.ProgramOutput.Enabled},
+		{"nats_output", &c.NATSOutput.Enabled},
+	}
+}
+
+// disableBadOutputs validates c. Problems inside an enabled output's block disable that output
+// (recorded in DisabledOutputs) instead of failing the start, as do unknown blocks named like
+// outputs; any other problem, or no output left at all, is an error listing everything.
+func (c *Config) disableBadOutputs(f *File, ov *Overrides, unknown Errors) error {
+	ps := c.Validate()
+	var rest []Problem
+	bad := map[string][]Problem{}
+	for _, p := range ps {
+		matched := false
+		for _, b := range c.outputBlocks() {
+			if *b.enabled && strings.HasPrefix(p.Key, b.name+".") {
+				bad[b.name] = append(bad[b.name], p)
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			rest = append(rest, p)
+		}
+	}
+	if len(rest) > 0 {
+		all := locate(ps, f, ov)
+		return append(unknown, all...)
+	}
+	for _, b := range c.outputBlocks() {
+		if probs := bad[b.name]; len(probs) > 0 {
+			*b.enabled = false
+			c.DisabledOutputs = append(c.DisabledOutputs, DisabledOutput{Name: b.name, Problems: locate(probs, f, ov)})
+		}
+	}
+	for _, u := range unknown {
+		c.DisabledOutputs = append(c.DisabledOutputs, DisabledOutput{Name: u.Key, Problems: Errors{u}})
+	}
+	if len(c.DisabledOutputs) > 0 {
+		// With the bad outputs off, the rest must still make a configuration (an output left).
+		if ps := c.Validate(); len(ps) > 0 {
+			out := locate(ps, f, ov)
+			for _, d := range c.DisabledOutputs {
+				out = append(out, d.Problems...)
+			}
+			return out
+		}
+	}
+	return nil
 }
 
 // locate places each problem: in the flag that set the key, else in the file, else plainly.

@@ -47,11 +47,33 @@ func TestExtraOutputsInvalid(t *testing.T) {
 		{"bad overflow", "nats_output:\n  enabled: true\n  overflow: maybe\n", "nats_output.overflow: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := load(t, tc.body)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Load = %v, want an error mentioning %q", err, tc.want)
+			// Beside stdout the bad output is left out, with its problem at FILE:LINE.
+			cfg, err := load(t, tc.body)
+			if err != nil {
+				t.Fatalf("Load = %v, want the output disabled and the rest running", err)
+			}
+			if len(cfg.DisabledOutputs) != 1 || !strings.Contains(cfg.DisabledOutputs[0].Problems.Error(), "lanner.yaml:") ||
+				!strings.Contains(cfg.DisabledOutputs[0].Problems.Error(), tc.want) {
+				t.Fatalf("disabled outputs %+v, want one mentioning %q", cfg.DisabledOutputs, tc.want)
+			}
+			if cfg.anyExtraOutput() {
+				t.Fatal("the bad output is still enabled")
+			}
+			// With no other output left it is an error, naming the output's problem.
+			_, err = load(t, "stdout:\n  enabled: false\n"+tc.body)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "no output") {
+				t.Fatalf("Load with nothing else = %v, want the output's problem and no output left", err)
 			}
 		})
+	}
+	// An unknown block named like an output is left out too; other unknown keys stay errors.
+	cfg, err := load(t, "kafka_output:\n  enabled: true\nfile_output:\n  enabled: true\n  filename: /tmp/x\n")
+	if err != nil || len(cfg.DisabledOutputs) != 1 || cfg.DisabledOutputs[0].Name != "kafka_output" ||
+		!strings.Contains(cfg.DisabledOutputs[0].Problems.Error(), "lanner.yaml:1: kafka_output: unknown output") || !cfg.FileOutput.Enabled {
+		t.Fatalf("unknown output: %v %+v", err, cfg)
+	}
+	if _, err := load(t, "kafka_output:\n  enabled: true\ncolour: red\n"); err == nil || !strings.Contains(err.Error(), `unknown key "colour"`) {
+		t.Fatalf("unknown key beside an unknown output: %v", err)
 	}
 	// Disabled outputs are not validated: their defaults need no destination.
 	if _, err := load(t, "http_output:\n  url: ftp://x\n"); err != nil {
