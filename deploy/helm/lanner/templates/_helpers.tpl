@@ -113,8 +113,8 @@ lanner.config: lanner run's configuration file, from .Values.config plus the key
 {{- $_ := set $cfg "audit" $audit -}}
 {{- $es := deepCopy (default dict $cfg.elasticsearch) -}}
 {{- with .Values.elasticsearch -}}
-{{- if and .existingSecret .passwordKey -}}{{ $_ := set $es "password" "${ES_PASSWORD}" }}{{- end -}}
-{{- if and .existingSecret .apiKeyKey -}}{{ $_ := set $es "api_key" "${ES_API_KEY}" }}{{- end -}}
+{{- if and .existingSecret .apiKeyKey -}}{{ $_ := set $es "api_key" "${ES_API_KEY}" }}
+{{- else if and .existingSecret .passwordKey -}}{{ $_ := set $es "password" "${ES_PASSWORD}" }}{{- end -}}
 {{- if .caSecret -}}
 {{- $tls := deepCopy (default dict $es.tls) -}}
 {{- $_ := set $tls "ca_file" (printf "/etc/lanner/es-ca/%s" .caKey) -}}
