@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/lannersec/lanner/collector/config"
+	"github.com/lannersec/lanner/collector/respond"
+	"github.com/lannersec/lanner/collector/respond/playbook"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/manifests/lanner.yaml from the chart")
@@ -396,7 +398,7 @@ var readVerbs = []string{"get", "list", "watch"}
 func TestCollectorRBACReadOnly(t *testing.T) {
 	for name, values := range map[string]string{
 		"defaults":  "",
-		"responder": "responder: {enabled: true, rbac: {deletePod: true, labelPod: true, isolatePod: true, cordonNode: true, taintNode: true, scaleToZero: true}}",
+		"responder": "responder: {enabled: true, config: {nats: {url: \"nats://n:4222\"}}, rbac: {deletePod: true, labelPod: true, isolatePod: true, cordonNode: true, taintNode: true, scaleToZero: true}}",
 	} {
 		t.Run(name, func(t *testing.T) {
 			o := render(t, values)
@@ -703,11 +705,10 @@ func TestServiceMonitor(t *testing.T) {
 	}
 }
 
-// responderGrants flattens a ClusterRole to "group/resource" -> sorted verbs.
-func responderGrants(t *testing.T, role *rbacv1.ClusterRole) map[string][]string {
-	t.Helper()
+// grants flattens RBAC rules to "group/resource" -> sorted verbs.
+func grants(rules []rbacv1.PolicyRule) map[string][]string {
 	out := map[string][]string{}
-	for _, r := range role.Rules {
+	for _, r := range rules {
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {
 				k := g + "/" + res
@@ -720,61 +721,74 @@ func responderGrants(t *testing.T, role *rbacv1.ClusterRole) map[string][]string
 	return out
 }
 
+// responderSwitches maps the chart's responder.rbac switches to the action each one is for.
+var responderSwitches = []struct {
+	value  string
+	kind   playbook.Kind
+	action string // the action as a playbook writes it
+}{
+	{"deletePod", playbook.DeletePod, "delete_pod"},
+	{"labelPod", playbook.LabelPod, "{label_pod: {labels: {lanner.dev/suspect: \"true\"}}}"},
+	{"isolatePod", playbook.IsolatePod, "isolate_pod"},
+	{"cordonNode", playbook.CordonNode, "cordon_node"},
+	{"taintNode", playbook.TaintNode, "{taint_node: {key: lanner.dev/compromised}}"},
+	{"scaleToZero", playbook.ScaleToZero, "scale_to_zero"},
+}
+
+// TestResponderRBACFollowsActions: for every set of switches, the responder's ClusterRole grants
+// exactly what collector/respond says the switched-on actions need (respond.ActionRules), plus
+// reading pods, and respond's own loader accepts the rendered configuration, whose playbooks
+// need no more than that (respond.Rules).
 func TestResponderRBACFollowsActions(t *testing.T) {
-	type switches struct{ deletePod, labelPod, isolatePod, cordonNode, taintNode, scaleToZero bool }
-	cases := []switches{
-		{},
-		{deletePod: true},
-		{labelPod: true},
-		{isolatePod: true},
-		{cordonNode: true},
-		{taintNode: true},
-		{scaleToZero: true},
-		{deletePod: true, isolatePod: true, taintNode: true},
-		{true, true, true, true, true, true},
-	}
-	for _, sw := range cases {
-		t.Run(fmt.Sprintf("%+v", sw), func(t *testing.T) {
+	sets := [][]int{{}, {0}, {1}, {2}, {3}, {4}, {5}, {0, 2, 4}, {3, 4}, {0, 1, 2, 3, 4, 5}}
+	for _, set := range sets {
+		var names, actions []string
+		rbac := map[string]bool{}
+		want := map[string][]string{"/pods": {"get", "list", "watch"}}
+		for _, i := range set {
+			sw := responderSwitches[i]
+			names = append(names, sw.value)
+			actions = append(actions, sw.action)
+			rbac[sw.value] = true
+			for k, v := range grants(respond.ActionRules(sw.kind)) {
+				want[k] = append(want[k], v...)
+				sort.Strings(want[k])
+				want[k] = slices.Compact(want[k])
+			}
+		}
+		if len(actions) == 0 {
+			actions = []string{"{notify: {webhook: security}}"}
+		}
+		t.Run(strings.Join(append([]string{"none"}, names...), "+"), func(t *testing.T) {
+			var sw []string
+			for _, x := range responderSwitches {
+				sw = append(sw, fmt.Sprintf("%s: %v", x.value, rbac[x.value]))
+			}
 			values := fmt.Sprintf(`
 responder:
   enabled: true
   config:
-    nats: {url: "nats://nats:4222", subject: "falco.>"}
+    nats: {url: "nats://nats.nats:4222", subjects: ["falco.critical.>"]}
+    notify_webhooks:
+      security: {url: "${SLACK_URL}"}
     playbooks:
-      - name: kill-shells
-        match: {rules: ["Lanner Terminal Shell in Container"]}
-        actions: [{delete_pod: {}}]
-  rbac: {deletePod: %v, labelPod: %v, isolatePod: %v, cordonNode: %v, taintNode: %v, scaleToZero: %v}
-`, sw.deletePod, sw.labelPod, sw.isolatePod, sw.cordonNode, sw.taintNode, sw.scaleToZero)
+      - name: contain
+        match: {rule: ["Lanner Terminal Shell in Container"], priority: warning}
+        actions: [%s]
+  extraEnv:
+    - name: SLACK_URL
+      valueFrom: {secretKeyRef: {name: slack, key: url}}
+  rbac: {%s}
+`, strings.Join(actions, ", "), strings.Join(sw, ", "))
 			o := render(t, values)
 
-			want := map[string][]string{"/pods": {"get", "list", "watch"}}
-			if sw.deletePod {
-				want["/pods"] = append(want["/pods"], "delete")
-			}
-			if sw.labelPod || sw.isolatePod {
-				want["/pods"] = append(want["/pods"], "patch")
-			}
-			if sw.isolatePod {
-				want["networking.k8s.io/networkpolicies"] = []string{"create", "get"}
-			}
-			if sw.cordonNode || sw.taintNode {
-				want["/nodes"] = []string{"patch"}
-			}
-			if sw.scaleToZero {
-				want["apps/deployments/scale"] = []string{"patch"}
-				want["apps/statefulsets/scale"] = []string{"patch"}
-				want["apps/replicasets"] = []string{"get"}
-			}
-			for k := range want {
-				sort.Strings(want[k])
-			}
 			role := o.clusterRole(t, "sec-lanner-responder")
-			if got := responderGrants(t, role); !reflect.DeepEqual(got, want) {
+			got := grants(role.Rules)
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("responder grants\n got %v\nwant %v", got, want)
 			}
 			for _, r := range role.Rules {
-				if slices.Contains(r.Resources, "secrets") || slices.Contains(r.Verbs, "*") {
+				if slices.Contains(r.Resources, "secrets") || slices.Contains(r.Verbs, "*") || slices.Contains(r.Resources, "*") {
 					t.Errorf("responder rule %+v", r)
 				}
 			}
@@ -792,6 +806,9 @@ responder:
 				sc.Capabilities == nil || len(sc.Capabilities.Add) != 0 || !slices.Equal(capNames(sc.Capabilities.Drop), []string{"ALL"}) {
 				t.Errorf("responder securityContext %+v", c.SecurityContext)
 			}
+			if ps.SecurityContext == nil || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot {
+				t.Errorf("the responder may run as root: %+v", ps.SecurityContext)
+			}
 			if ps.HostPID || ps.HostNetwork || slices.ContainsFunc(ps.Volumes, func(v corev1.Volume) bool { return v.HostPath != nil }) {
 				t.Error("the responder has host access")
 			}
@@ -808,34 +825,47 @@ responder:
 			if !bound {
 				t.Error("the responder's ClusterRole is not bound to its ServiceAccount alone")
 			}
+			if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" ||
+				!slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == c.ReadinessProbe.HTTPGet.Port.String() }) {
+				t.Errorf("readiness probe %+v on ports %+v", c.ReadinessProbe, c.Ports)
+			}
 
-			// The config file is the responder.config value, as YAML, where --config reads it.
+			// The file --config reads is the responder.config value, and respond's loader takes it.
 			m, ok := mountFor(&c, "/etc/lanner/respond.yaml")
-			if !ok {
-				t.Fatal("/etc/lanner/respond.yaml is not mounted")
+			if !ok || !m.ReadOnly {
+				t.Fatal("/etc/lanner/respond.yaml is not mounted read-only")
 			}
 			v := volume(ps, m.Name)
 			if v == nil || v.ConfigMap == nil {
 				t.Fatalf("volume %s is not a ConfigMap", m.Name)
 			}
-			cm := o.configMap(t, v.ConfigMap.Name)
-			var got, wantCfg map[string]any
-			if err := yaml.Unmarshal([]byte(cm.Data["respond.yaml"]), &got); err != nil {
-				t.Fatal(err)
+			text := o.configMap(t, v.ConfigMap.Name).Data["respond.yaml"]
+			env := map[string]string{"SLACK_URL": "https://hooks.example/services/x"}
+			cfg, err := respond.Parse("respond.yaml", []byte(text), func(k string) (string, bool) { s, ok := env[k]; return s, ok })
+			if err != nil {
+				t.Fatalf("respond's loader refuses the rendered configuration: %v\n%s", err, text)
 			}
-			var vals struct {
-				Responder struct {
-					Config map[string]any `json:"config"`
-				} `json:"responder"`
+			if len(cfg.Playbooks) != 1 || len(cfg.Playbooks[0].Actions) != len(actions) {
+				t.Errorf("playbooks %+v", cfg.Playbooks)
 			}
-			if err := yaml.Unmarshal([]byte(values), &vals); err != nil {
-				t.Fatal(err)
+			// What the playbooks need (reading pods to match, the actions' verbs) is granted.
+			for k, verbs := range grants(respond.Rules(cfg)) {
+				for _, verb := range verbs {
+					if !slices.Contains(got[k], verb) {
+						t.Errorf("the playbooks need %s on %s, which the ClusterRole lacks", verb, k)
+					}
+				}
 			}
-			wantCfg = vals.Responder.Config
-			if !reflect.DeepEqual(got, wantCfg) {
-				t.Errorf("respond.yaml = %v, want %v", got, wantCfg)
+			_, port, _ := strings.Cut(cfg.HTTP.Listen, ":")
+			if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return strconv.Itoa(int(p.ContainerPort)) == port }) {
+				t.Errorf("the responder listens on %q, not a container port (%+v)", cfg.HTTP.Listen, c.Ports)
 			}
 		})
+	}
+
+	if _, err := Render(chartDir, map[string]any{"responder": map[string]any{"enabled": true}}, testRelease); err == nil ||
+		!strings.Contains(err.Error(), "responder.enabled needs responder.config") {
+		t.Errorf("responder without config: err = %v", err)
 	}
 }
 
