@@ -85,7 +85,7 @@ $` + envESAPIKey + ` (preferred to flags, which other users of the machine can s
 	f.BoolVar(&fl.insecure, "insecure-skip-verify", false, "do not verify the cluster's certificate (testing only)")
 	f.StringVar(&fl.index, "index", "", "index or index pattern to read (default: the configured data stream, or the dated indices' pattern)")
 	f.StringVar(&fl.dataStream, "data-stream", "", "data stream to read (default: the configured one, logs-lanner.alerts-default)")
-	f.IntVar(&fl.top, "top", 0, fmt.Sprintf("rows of the rules, namespaces and workloads tables (default %d)", report.DefaultTopRules))
+	f.IntVar(&fl.top, "top", 0, fmt.Sprintf("rows of the rules, namespaces, workloads and audit users tables (default %d)", report.DefaultTopRules))
 	f.IntVar(&fl.auditLimit, "audit-limit", 0, fmt.Sprintf("rows of the Kubernetes audit table, newest first (default %d)", report.DefaultAuditLimit))
 	f.DurationVar(&fl.timeout, "timeout", 5*time.Minute, "give up after this long")
 	return c
@@ -208,7 +208,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, fl reportFlags, ge
 	ctx, cancel := context.WithTimeout(ctx, fl.timeout)
 	defer cancel()
 	q := report.Query{Target: target, Since: since, Until: until, Title: fl.title, Now: now,
-		TopRules: fl.top, TopNamespaces: fl.top, TopWorkloads: fl.top, AuditLimit: fl.auditLimit}
+		TopRules: fl.top, TopNamespaces: fl.top, TopWorkloads: fl.top, TopUsers: fl.top, AuditLimit: fl.auditLimit}
 	r, err := report.Collect(ctx, client, q, verifier, logger)
 	if err != nil {
 		return err

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"image/color"
 	"regexp"
+	"slices"
 	"unicode/utf8"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -86,16 +88,21 @@ func BuildCharts(r *Report) (Charts, error) {
 	return cs, nil
 }
 
+// newPlot returns a plot with the report's type: Liberation Sans (plot's default is the serif
+// face; plot.DefaultFont is package state, so each plot sets its own), small sizes for a page.
 func newPlot(title string) *plot.Plot {
 	p := plot.New()
+	sans := func(f *font.Font, size vg.Length) {
+		f.Typeface, f.Variant, f.Size = "Liberation", "Sans", size
+	}
 	p.Title.Text = title
-	p.Title.TextStyle.Font.Size = 11
+	sans(&p.Title.TextStyle.Font, 11)
 	p.Title.Padding = 4 * vg.Millimeter
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
-		a.Label.TextStyle.Font.Size = 8
-		a.Tick.Label.Font.Size = 7
+		sans(&a.Label.TextStyle.Font, 8)
+		sans(&a.Tick.Label.Font, 7)
 	}
-	p.Legend.TextStyle.Font.Size = 7
+	sans(&p.Legend.TextStyle.Font, 7)
 	return p
 }
 
@@ -176,6 +183,8 @@ func ruleChart(rules []RuleCount) (*Chart, error) {
 	p := newPlot("Top rules")
 	p.X.Label.Text = "alerts"
 	p.X.Min = 0
+	// Room right of the longest bar for the legend (bottom right, beside the shortest bars).
+	p.X.Max = float64(rules[0].Count) * 1.25
 	width := barChartHeight(n) / vg.Length(n+2) * 0.7
 	for _, pr := range Priorities() {
 		vals := make(plotter.Values, n)
@@ -221,6 +230,7 @@ func countChart(title string, items []Count) (*Chart, error) {
 	p := newPlot(title)
 	p.X.Label.Text = "alerts"
 	p.X.Min = 0
+	p.X.Max = slices.Max(vals) * 1.08 // the longest bar ends short of the frame
 	b, err := plotter.NewBarChart(vals, barChartHeight(n)/vg.Length(n+2)*0.7)
 	if err != nil {
 		return nil, err

@@ -71,7 +71,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	f.SetY(y + 3)
 
 	// Summary.
-	p.heading("Summary")
+	p.heading("Summary", 0)
 	p.intro(introSummary)
 	word, detail := r.trailStatus()
 	p.cards([]card{
@@ -92,7 +92,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Audit trail.
-	p.heading("Audit trail verification")
+	p.heading("Audit trail verification", 0)
 	p.intro(introTrail)
 	f.SetFont("Helvetica", "B", 10)
 	switch trailTone(word) {
@@ -111,7 +111,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Priorities.
-	p.heading("Alerts by priority")
+	p.heading("Alerts by priority", 0)
 	p.intro(introPriority)
 	if present := r.presentPriorities(); len(present) > 0 {
 		var rows [][]cell
@@ -124,7 +124,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Days.
-	p.heading("Alerts per day")
+	p.heading("Alerts per day", 10+p.chartHeight(cs.Days))
 	p.intro(introDays)
 	if cs.Days != nil {
 		if err := p.chart(cs.Days); err != nil {
@@ -151,7 +151,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Rules.
-	p.heading("Top rules")
+	p.heading("Top rules", 10+p.chartHeight(cs.Rules))
 	p.intro(introRules)
 	if len(r.ByRule) > 0 {
 		if err := p.chart(cs.Rules); err != nil {
@@ -170,7 +170,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Namespaces.
-	p.heading("Alerts by namespace")
+	p.heading("Alerts by namespace", 10+p.chartHeight(cs.Namespaces))
 	p.intro(introNamespaces)
 	if len(r.ByNamespace) > 0 || r.NoNamespace > 0 {
 		if err := p.chart(cs.Namespaces); err != nil {
@@ -192,7 +192,7 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Workloads.
-	p.heading("Top offending workloads")
+	p.heading("Top offending workloads", 0)
 	p.intro(introWorkloads)
 	if len(r.Workloads) > 0 {
 		var rows [][]cell
@@ -210,16 +210,25 @@ func WritePDF(w io.Writer, r *Report) error {
 	}
 
 	// Audit.
-	p.heading("Kubernetes audit activity")
+	p.heading("Kubernetes audit activity", 0)
 	p.intro(introAudit)
 	if len(r.Audit) > 0 {
+		if len(r.AuditByUser) > 0 {
+			p.subheading("By user")
+			var rows [][]cell
+			for _, u := range r.AuditByUser {
+				rows = append(rows, []cell{{text: u.User}, {text: num(u.Alerts)}, {text: num(u.Changes)}})
+			}
+			p.table([]column{{"User", 0.5, "L"}, {"Audit alerts", 0.25, "R"}, {"Changes", 0.25, "R"}}, rows)
+		}
+		p.subheading("Alerts, newest first")
 		var rows [][]cell
 		for _, c := range r.Audit {
 			rows = append(rows, []cell{{text: c.Time.UTC().Format("2006-01-02 15:04:05"), small: true}, {text: c.User}, {text: c.Verb},
 				{text: c.ResourceText()}, {text: c.Namespace}, {text: c.Name}, {text: c.Rule, small: true}, prioCell(c.Priority)})
 		}
-		p.table([]column{{"Time (UTC)", 0.13, "L"}, {"User", 0.15, "L"}, {"Verb", 0.07, "L"}, {"Resource", 0.12, "L"},
-			{"Namespace", 0.1, "L"}, {"Name", 0.13, "L"}, {"Rule", 0.18, "L"}, {"Priority", 0.12, "L"}}, rows)
+		p.table([]column{{"Time (UTC)", 0.16, "L"}, {"User", 0.15, "L"}, {"Verb", 0.07, "L"}, {"Resource", 0.11, "L"},
+			{"Namespace", 0.09, "L"}, {"Name", 0.13, "L"}, {"Rule", 0.17, "L"}, {"Priority", 0.12, "L"}}, rows)
 		if r.AuditTotal > int64(len(r.Audit)) {
 			p.intro(fmt.Sprintf("The newest %d of %s audit alerts.", len(r.Audit), num(r.AuditTotal)))
 		}
@@ -227,7 +236,7 @@ func WritePDF(w io.Writer, r *Report) error {
 		p.none()
 	}
 
-	p.heading("About this report")
+	p.heading("About this report", 0)
 	p.intro(introAbout)
 
 	if err := f.Error(); err != nil {
@@ -258,9 +267,10 @@ func (p *pdfWriter) needSpace(h float64) {
 	}
 }
 
-func (p *pdfWriter) heading(s string) {
-	// A heading is never the last line of a page: keep room for it and a few lines.
-	p.needSpace(30)
+// heading starts a section. keep is the height of what must follow it on the same page (the
+// intro and the first chart or rows), so that a heading never ends a page.
+func (p *pdfWriter) heading(s string, keep float64) {
+	p.needSpace(12 + max(keep, 20))
 	f := p.f
 	f.Ln(3)
 	f.SetFont("Helvetica", "B", 13)
@@ -271,6 +281,13 @@ func (p *pdfWriter) heading(s string) {
 	f.SetLineWidth(0.3)
 	f.Line(pageMargin, y, pageMargin+p.width, y)
 	f.SetY(y + 1.5)
+}
+
+func (p *pdfWriter) subheading(s string) {
+	p.needSpace(25)
+	p.f.SetFont("Helvetica", "B", 10)
+	p.f.SetTextColor(0x1e, 0x1e, 0x24)
+	p.f.CellFormat(p.width, 6, p.tr(s), "", 1, "L", false, 0, "")
 }
 
 func (p *pdfWriter) intro(s string) {
@@ -339,6 +356,14 @@ func (p *pdfWriter) cards(cs []card) {
 	f.SetXY(pageMargin, y0+float64(rows)*(h+gap))
 }
 
+// chartHeight is the height c takes on the page (0 for no chart).
+func (p *pdfWriter) chartHeight(c *Chart) float64 {
+	if c == nil {
+		return 0
+	}
+	return p.width * float64(c.Height) / float64(c.Width)
+}
+
 // chart draws c across the text width (as a PNG: the core PDF fonts cannot draw the
 // plot's fonts, and an image keeps the chart exactly as in the HTML).
 func (p *pdfWriter) chart(c *Chart) error {
@@ -353,7 +378,7 @@ func (p *pdfWriter) chart(c *Chart) error {
 	name := fmt.Sprintf("chart%d", p.imgs)
 	opts := fpdf.ImageOptions{ImageType: "PNG"}
 	p.f.RegisterImageOptionsReader(name, opts, bytes.NewReader(img))
-	h := p.width * float64(c.Height) / float64(c.Width)
+	h := p.chartHeight(c)
 	p.needSpace(h + 2)
 	p.f.ImageOptions(name, pageMargin, p.f.GetY(), p.width, h, true, opts, 0, "")
 	p.f.Ln(2)
@@ -424,15 +449,16 @@ func (p *pdfWriter) table(cols []column, rows [][]cell) {
 			if c.prio != nil {
 				col := priorityColor(*c.prio)
 				f.SetFillColor(int(col.R), int(col.G), int(col.B))
-				tw := f.GetStringWidth(p.tr(c.text)) + 2.4
-				f.RoundedRect(x+pad, y+pad-0.2, min(tw, widths[i]-2*pad), rowLine+0.4, 0.8, "1234", "F")
+				// The label's own padding is the cell margin CellFormat puts before the text.
+				tw := min(f.GetStringWidth(p.tr(c.text))+2*f.GetCellMargin(), widths[i]-2*pad)
+				f.RoundedRect(x+pad, y+pad-0.2, tw, rowLine+0.4, 0.8, "1234", "F")
 				if *c.prio == alert.Warning || *c.prio >= alert.Informational {
 					f.SetTextColor(0x1e, 0x1e, 0x24)
 				} else {
 					f.SetTextColor(0xff, 0xff, 0xff)
 				}
-				f.SetXY(x+pad+1.2, y+pad)
-				f.CellFormat(widths[i]-2*pad, rowLine, p.tr(c.text), "", 0, "L", false, 0, "")
+				f.SetXY(x+pad, y+pad)
+				f.CellFormat(tw, rowLine, p.tr(c.text), "", 0, "L", false, 0, "")
 			} else {
 				for j, l := range lines[i] {
 					f.SetXY(x+pad, y+pad+float64(j)*rowLine)
@@ -454,7 +480,7 @@ func (p *pdfWriter) cellFont(c cell) {
 	if c.bold || c.prio != nil {
 		style = "B"
 	}
-	if c.small {
+	if c.small || c.prio != nil {
 		size = 7.2
 	}
 	p.f.SetFont("Helvetica", style, size)

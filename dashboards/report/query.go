@@ -23,6 +23,7 @@ const (
 	DefaultTopRules      = 15
 	DefaultTopNamespaces = 15
 	DefaultTopWorkloads  = 15
+	DefaultTopUsers      = 15
 	DefaultAuditLimit    = 200
 	// MaxDays bounds the window: the per-day table and chart have one row and bar per day.
 	MaxDays = 400
@@ -38,7 +39,7 @@ type Query struct {
 	Title string
 	// Top* bound the breakdown tables (0 means the Default*); AuditLimit bounds the audit
 	// table (the newest alerts are kept; the total is always counted).
-	TopRules, TopNamespaces, TopWorkloads, AuditLimit int
+	TopRules, TopNamespaces, TopWorkloads, TopUsers, AuditLimit int
 	// Now stamps the report (zero means time.Now()).
 	Now time.Time
 }
@@ -56,7 +57,7 @@ func (q *Query) validate() error {
 	case q.Until.Sub(q.Since) > MaxDays*24*time.Hour:
 		errs = append(errs, fmt.Errorf("the window spans %.0f days: at most %d", q.Until.Sub(q.Since).Hours()/24, MaxDays))
 	}
-	for _, n := range []int{q.TopRules, q.TopNamespaces, q.TopWorkloads, q.AuditLimit} {
+	for _, n := range []int{q.TopRules, q.TopNamespaces, q.TopWorkloads, q.TopUsers, q.AuditLimit} {
 		if n < 0 || n > 10000 {
 			errs = append(errs, fmt.Errorf("a table limit of %d: want 0 to 10000", n))
 		}
@@ -72,6 +73,7 @@ func (q *Query) validate() error {
 	def(&q.TopRules, DefaultTopRules)
 	def(&q.TopNamespaces, DefaultTopNamespaces)
 	def(&q.TopWorkloads, DefaultTopWorkloads)
+	def(&q.TopUsers, DefaultTopUsers)
 	def(&q.AuditLimit, DefaultAuditLimit)
 	if q.Now.IsZero() {
 		q.Now = time.Now()
@@ -217,6 +219,7 @@ type countAgg struct {
 // overview fills the totals and the breakdowns by source, priority, rule, namespace and day.
 func (c *client) overview(ctx context.Context, q Query, r *Report) error {
 	sev := map[string]any{"terms": map[string]any{"field": "event.severity", "size": 16}}
+	changes := map[string]any{"filter": map[string]any{"terms": map[string]any{"event.action": mutatingVerbs}}}
 	body := map[string]any{
 		"size": 0, "track_total_hits": true, "query": window(q),
 		"aggs": map[string]any{
@@ -236,7 +239,8 @@ func (c *client) overview(ctx context.Context, q Query, r *Report) error {
 				"extended_bounds": map[string]any{"min": q.Since.UnixMilli(), "max": q.Until.UnixMilli() - 1},
 			}, "aggs": map[string]any{"severity": sev}},
 			"audit": map[string]any{"filter": term("event.provider", "k8s_audit"), "aggs": map[string]any{
-				"changes": map[string]any{"filter": map[string]any{"terms": map[string]any{"event.action": mutatingVerbs}}},
+				"changes": changes,
+				"users":   map[string]any{"terms": terms("user.name", q.TopUsers), "aggs": map[string]any{"changes": changes}},
 			}},
 		},
 	}
@@ -276,6 +280,12 @@ func (c *client) overview(ctx context.Context, q Query, r *Report) error {
 			Audit struct {
 				DocCount int64    `json:"doc_count"`
 				Changes  countAgg `json:"changes"`
+				Users    struct {
+					Buckets []struct {
+						bucket
+						Changes countAgg `json:"changes"`
+					} `json:"buckets"`
+				} `json:"users"`
 			} `json:"audit"`
 		} `json:"aggregations"`
 	}
@@ -321,6 +331,9 @@ func (c *client) overview(ctx context.Context, q Query, r *Report) error {
 	}
 	r.AuditTotal = a.Audit.DocCount
 	r.AuditChanges = a.Audit.Changes.DocCount
+	for _, b := range a.Audit.Users.Buckets {
+		r.AuditByUser = append(r.AuditByUser, AuditUser{User: b.key(), Alerts: b.DocCount, Changes: b.Changes.DocCount})
+	}
 	return nil
 }
 

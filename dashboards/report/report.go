@@ -85,6 +85,12 @@ type AuditChange struct {
 	Priority    alert.Priority
 }
 
+// AuditUser is one user's Kubernetes audit alerts.
+type AuditUser struct {
+	User            string
+	Alerts, Changes int64
+}
+
 // Report is everything the report shows. Collect fills it; the writers only render it.
 type Report struct {
 	Title string
@@ -115,8 +121,10 @@ type Report struct {
 	Workloads      []Workload
 	WorkloadsTotal int // how many workloads there were before the cut to the top ones
 
-	Audit      []AuditChange
-	AuditTotal int64 // all k8s_audit alerts of the window (Audit holds the newest ones)
+	// AuditByUser counts the audit alerts of each user (the most active first).
+	AuditByUser []AuditUser
+	Audit       []AuditChange
+	AuditTotal  int64 // all k8s_audit alerts of the window (Audit holds the newest ones)
 	// AuditChanges counts the audit alerts of mutating verbs (create, update, patch, delete).
 	AuditChanges int64
 

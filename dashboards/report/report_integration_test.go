@@ -66,7 +66,7 @@ func TestIntegrationReportMatchesDirectQueries(t *testing.T) {
 		return TrailResult{Nodes: 1, Checked: 7, Intact: true}, nil
 	})
 	// Limits above the data, so that every bucket is in the report and can be compared.
-	q := Query{Target: s.Target, Since: s.Since, Until: s.Until, TopRules: 1000, TopNamespaces: 1000, TopWorkloads: 1000, AuditLimit: 10000}
+	q := Query{Target: s.Target, Since: s.Since, Until: s.Until, TopRules: 1000, TopNamespaces: 1000, TopWorkloads: 1000, TopUsers: 1000, AuditLimit: 10000}
 	r, err := Collect(ctx, client, q, verifier, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +214,19 @@ func TestIntegrationReportMatchesDirectQueries(t *testing.T) {
 	changes := esCount(t, s, s.Since, s.Until, termJSON("event.provider", "k8s_audit"), `{"terms":{"event.action":["create","update","patch","delete","deletecollection"]}}`)
 	if r.AuditChanges != changes {
 		t.Errorf("audit changes: report %d, _count %d", r.AuditChanges, changes)
+	}
+	var usersSum int64
+	for _, u := range r.AuditByUser {
+		want := esCount(t, s, s.Since, s.Until, termJSON("event.provider", "k8s_audit"), termJSON("user.name", u.User))
+		wantChanges := esCount(t, s, s.Since, s.Until, termJSON("event.provider", "k8s_audit"), termJSON("user.name", u.User),
+			`{"terms":{"event.action":["create","update","patch","delete","deletecollection"]}}`)
+		if u.Alerts != want || u.Changes != wantChanges {
+			t.Errorf("audit user %s: report %d/%d changes, _count %d/%d", u.User, u.Alerts, u.Changes, want, wantChanges)
+		}
+		usersSum += u.Alerts
+	}
+	if noUser := esCount(t, s, s.Since, s.Until, termJSON("event.provider", "k8s_audit"), `{"bool":{"must_not":{"exists":{"field":"user.name"}}}}`); usersSum+noUser != wantAudit || len(r.AuditByUser) < 2 {
+		t.Errorf("audit users %v add up to %d (+%d without a user) of %d", r.AuditByUser, usersSum, noUser, wantAudit)
 	}
 	var auditRecs int
 	for _, rec := range s.Records {

@@ -33,7 +33,8 @@ func sample() *Report {
 		Audit: []AuditChange{{Time: day0.Add(9 * time.Hour), User: "jane", Verb: "create", Resource: "pods", Subresource: "exec",
 			Namespace: "shop", Name: "web-1", Rule: "Attach/Exec Pod", Priority: alert.Notice}},
 		AuditTotal: 192, AuditChanges: 150,
-		Trail: Trail{Verified: true, Result: TrailResult{Nodes: 2, Checked: 240, Intact: false, Problems: []string{"node a: seq 17 missing"}}},
+		AuditByUser: []AuditUser{{User: "jane", Alerts: 190, Changes: 149}, {User: "system:anonymous", Alerts: 2, Changes: 1}},
+		Trail:       Trail{Verified: true, Result: TrailResult{Nodes: 2, Checked: 240, Intact: false, Problems: []string{"node a: seq 17 missing"}}},
 	}
 	r.ByPriority[alert.Critical] = 12
 	r.ByPriority[alert.Warning] = 128
@@ -100,7 +101,7 @@ func TestWriteHTML(t *testing.T) {
 		"rules":      {"Lanner Interactive Shell in Container", "A shell with a terminal.", "other rules 198"},
 		"namespaces": {"shop 100", "other namespaces 20", "no namespace 80"},
 		"workloads":  {"deployment/web", "not in a known pod", "The 2 workloads with the most alerts of 4."},
-		"audit":      {"jane", "pods/exec", "web-1", "Attach/Exec Pod", "The newest 1 of 192"},
+		"audit":      {"jane 190 149", "system:anonymous 2 1", "pods/exec", "web-1", "Attach/Exec Pod", "The newest 1 of 192"},
 		"about":      {"event.severity"},
 	} {
 		got, ok := secs[id]

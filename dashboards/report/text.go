@@ -142,6 +142,9 @@ func (r *Report) presentPriorities() []alert.Priority {
 
 // ResourceText is the resource and its subresource, "pods/exec".
 func (c AuditChange) ResourceText() string {
+	if c.Resource == "" {
+		return c.Subresource // a rule that printed only the subresource (portforward)
+	}
 	if c.Subresource != "" {
 		return c.Resource + "/" + c.Subresource
 	}
