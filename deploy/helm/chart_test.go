@@ -773,7 +773,7 @@ responder:
       security: {url: "${SLACK_URL}"}
     playbooks:
       - name: contain
-        match: {rule: ["Lanner Terminal Shell in Container"], priority: warning}
+        match: {rule: ["Lanner Interactive Shell in Container"], priority: warning}
         actions: [%s]
   extraEnv:
     - name: SLACK_URL
