@@ -244,10 +244,9 @@ func countChart(title string, items []Count) (*Chart, error) {
 }
 
 var svgHeader = regexp.MustCompile(`(?s)^.*?<svg`)
-var svgSize = regexp.MustCompile(`<svg([^>]*?) width="([0-9.]+)pt" height="([0-9.]+)pt"`)
 
-// SVG renders c as an SVG element ready to inline in HTML: no XML prolog, and a viewBox so
-// that CSS can scale it to the page.
+// SVG renders c as an SVG element ready to inline in HTML: without the XML prolog (gonum's
+// writer gives the element a viewBox, so CSS can scale it to the page).
 func (c *Chart) SVG() ([]byte, error) {
 	canvas := vgsvg.New(c.Width, c.Height)
 	c.Plot.Draw(draw.New(canvas))
@@ -255,9 +254,7 @@ func (c *Chart) SVG() ([]byte, error) {
 	if _, err := canvas.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("rendering SVG: %w", err)
 	}
-	b := svgHeader.ReplaceAll(buf.Bytes(), []byte("<svg"))
-	b = svgSize.ReplaceAll(b, []byte(`<svg$1 viewBox="0 0 $2 $3" width="$2pt" height="$3pt"`))
-	return b, nil
+	return svgHeader.ReplaceAll(buf.Bytes(), []byte("<svg")), nil
 }
 
 // PNG renders c as a PNG image at dpi dots per inch.

@@ -119,8 +119,8 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	// Self-contained: three inline charts, no external resource.
-	if n := bytes.Count(doc, []byte("<svg")); n != 3 {
-		t.Errorf("%d inline SVG charts, want 3", n)
+	if n, ok := bytes.Count(doc, []byte("<svg")), len(inlineSVG.FindAll(doc, -1)); n != 3 || ok != 3 {
+		t.Errorf("%d inline SVG charts (%d with a size and a viewBox), want 3", n, ok)
 	}
 	for _, ext := range []string{"<script", "<link", "src=\"http", "<img src=\"http"} {
 		if bytes.Contains(doc, []byte(ext)) {
@@ -153,6 +153,11 @@ func TestWriteHTMLEmpty(t *testing.T) {
 }
 
 var pageRe = regexp.MustCompile(`/Type /Page[^s]`)
+
+var inlineSVG = regexp.MustCompile(`<figure><svg width="[0-9.]+pt" height="[0-9.]+pt" viewBox="0 0 [0-9.]+ [0-9.]+"\s`)
+
+// svgOpen is the opening tag an inline chart must have: a size and one viewBox to scale by.
+var svgOpen = regexp.MustCompile(`^<svg width="[0-9.]+pt" height="[0-9.]+pt" viewBox="0 0 [0-9.]+ [0-9.]+"\s`)
 
 func TestWritePDF(t *testing.T) {
 	for name, r := range map[string]*Report{
@@ -214,7 +219,7 @@ func TestBuildChartsEmptyAndSparse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.HasPrefix(svg, []byte("<svg")) || !bytes.Contains(svg, []byte("viewBox=")) {
+		if !svgOpen.Match(svg) || bytes.Count(svg, []byte("<svg")) != 1 || bytes.Contains(svg, []byte("<?xml")) {
 			t.Errorf("%s: SVG not ready to inline: %.120s", name, svg)
 		}
 		png, err := c.PNG(72)
