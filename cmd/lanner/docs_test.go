@@ -3,10 +3,14 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -299,17 +303,130 @@ func flagRow(f *pflag.Flag) string {
 	return fmt.Sprintf("| %s | %s | %s | %s |\n", name, typ, def, mdCell(f.Usage))
 }
 
-// anchor is GitHub's heading anchor for a heading made of one code span: lower case, spaces to
-// dashes, other punctuation dropped.
-func anchor(s string) string {
+// anchor is the anchor GitHub gives a heading: lower case, spaces to dashes, punctuation other
+// than - and _ dropped (a code span's backticks too).
+func anchor(heading string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
 		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+		case unicode.IsLetter(r), unicode.IsDigit(r), r == '-', r == '_':
 			b.WriteRune(r)
 		case r == ' ':
 			b.WriteByte('-')
 		}
 	}
 	return b.String()
+}
+
+// TestDocsLinks checks that every relative link of the user docs (docs/, README.md) points at a
+// file that exists and, with a #fragment, at a heading of that file, so that renaming a page or
+// a heading cannot leave dead links behind.
+func TestDocsLinks(t *testing.T) {
+	var pages []string
+	err := filepath.WalkDir("../../docs", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".md") {
+			pages = append(pages, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, "../../README.md")
+	if len(pages) < 10 {
+		t.Fatalf("found %d pages under docs/; expected the whole user documentation", len(pages))
+	}
+	headings := map[string]map[string]bool{}
+	anchorsOf := func(p string) map[string]bool {
+		if h, ok := headings[p]; ok {
+			return h
+		}
+		h := headingAnchors(readDoc(t, p))
+		headings[p] = h
+		return h
+	}
+	checked := 0
+	for _, page := range pages {
+		for _, link := range relativeLinks(readDoc(t, page)) {
+			checked++
+			file, frag, _ := strings.Cut(link, "#")
+			target := page
+			if file != "" {
+				target = filepath.Join(filepath.Dir(page), file)
+			}
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s: link %q: %v", page, link, err)
+				continue
+			}
+			if frag != "" && strings.HasSuffix(target, ".md") && !anchorsOf(target)[frag] {
+				t.Errorf("%s: link %q: %s has no heading with the anchor #%s", page, link, target, frag)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no relative links found: the link pattern is broken")
+	}
+}
+
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// relativeLinks returns the targets of the Markdown links of doc outside code blocks, except
+// absolute URLs.
+func relativeLinks(doc string) []string {
+	var out []string
+	for _, text := range outsideCodeBlocks(doc) {
+		for _, m := range mdLink.FindAllStringSubmatch(text, -1) {
+			l := m[1]
+			if strings.Contains(l, "://") || strings.HasPrefix(l, "mailto:") {
+				continue
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// outsideCodeBlocks returns the runs of doc's lines that are not in fenced code blocks.
+func outsideCodeBlocks(doc string) []string {
+	var out []string
+	var b strings.Builder
+	fenced := false
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			if !fenced {
+				out = append(out, b.String())
+				b.Reset()
+			}
+			fenced = !fenced
+			continue
+		}
+		if !fenced {
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+	}
+	return append(out, b.String())
+}
+
+// headingAnchors returns the anchors of doc's headings, with GitHub's -1, -2... for repeated
+// headings.
+func headingAnchors(doc string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	for _, text := range outsideCodeBlocks(doc) {
+		for _, line := range strings.Split(text, "\n") {
+			if !strings.HasPrefix(line, "#") {
+				continue
+			}
+			a := anchor(strings.TrimLeft(line, "#"))
+			if n, dup := seen[a]; dup {
+				seen[a] = n + 1
+				a = fmt.Sprintf("%s-%d", a, n+1)
+			} else {
+				seen[a] = 0
+			}
+			out[a] = true
+		}
+	}
+	return out
 }
