@@ -34,6 +34,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		StatefulSet: "ss", DaemonSet: "ds", Job: "j", CronJob: "cj", NamespaceLabels: map[string]string{"team": "t"}}
 	a.K8sLookup = alert.K8sFoundDeleted
 	a.Action = "openat"
+	a.Audit = &alert.AuditTarget{User: "alice", Resource: "pods", Subresource: "exec", Namespace: "shop", Name: "web-1",
+		APIGroup: "", APIVersion: "v1", SourceIP: "10.0.0.9"}
 	r := NewRecord(a, "desc", "rules.yaml")
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -58,6 +60,9 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	// Every Kubernetes field and the lookup outcome survive the spool (they are not in the
 	// Falco JSON form).
+	if got.Alert.Audit == nil || *got.Alert.Audit != *a.Audit {
+		t.Fatalf("audit target after the round trip %+v, want %+v", got.Alert.Audit, a.Audit)
+	}
 	if got.Alert.Action != "openat" {
 		t.Fatalf("action %q after the round trip, want openat", got.Alert.Action)
 	}

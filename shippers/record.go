@@ -78,9 +78,21 @@ func AlertID(a *alert.Alert) string {
 const recordVersion = 1
 
 // The spooled form is JSON: {"v":1,"id":...,"alert":<Falco JSON alert>,"message":...,
-// "rule_description":...,"ruleset":...,"action":...,"k8s":{...},"k8s_lookup":...}. The alert is
+// "rule_description":...,"ruleset":...,"action":...,"audit":{...},"k8s":{...},"k8s_lookup":...,
+// "chain":{...}}. The alert is
 // kept exactly as Falco's JSON encoding writes it, so a spool file can be read with the same
 // tools as Falco's output.
+
+type wireAudit struct {
+	User        string `json:"user,omitempty"`
+	Resource    string `json:"resource,omitempty"`
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Name        string `json:"name,omitempty"`
+	APIGroup    string `json:"api_group,omitempty"`
+	APIVersion  string `json:"api_version,omitempty"`
+	SourceIP    string `json:"source_ip,omitempty"`
+}
 
 type wireK8s struct {
 	Namespace     string            `json:"namespace,omitempty"`
@@ -156,6 +168,14 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 		}
 		b = append(b, `,"k8s":`...)
 		b = append(b, kb...)
+	}
+	if t := r.Alert.Audit; t != nil {
+		ab, err := json.Marshal((*wireAudit)(t))
+		if err != nil {
+			return nil, fmt.Errorf("record: %w", err)
+		}
+		b = append(b, `,"audit":`...)
+		b = append(b, ab...)
 	}
 	if r.Alert.Action != "" {
 		b = append(b, `,"action":`...)
@@ -272,6 +292,12 @@ func UnmarshalRecord(data []byte) (*Record, error) {
 			PodIP: s("pod_ip"), ContainerID: s("container_id"), Image: s("image"), ImageID: s("image_id"),
 			ReplicaSet: s("replicaset"), Deployment: s("deployment"), StatefulSet: s("statefulset"),
 			DaemonSet: s("daemonset"), Job: s("job"), CronJob: s("cronjob"), NamespaceLabels: m("namespace_labels")}
+	}
+	if m, ok := w["audit"].(map[string]any); ok {
+		s := func(key string) string { v, _ := m[key].(string); return v }
+		a.Audit = &alert.AuditTarget{User: s("user"), Resource: s("resource"), Subresource: s("subresource"),
+			Namespace: s("namespace"), Name: s("name"), APIGroup: s("api_group"), APIVersion: s("api_version"),
+			SourceIP: s("source_ip")}
 	}
 	if l, ok := w["k8s_lookup"].(string); ok {
 		a.K8sLookup = parseK8sLookup(l)

@@ -35,6 +35,10 @@ type Alert struct {
 	// for syscall alerts (evt.type), the verb for Kubernetes audit alerts. Destinations that
 	// classify alerts (ECS event.category/type/action) read it; Falco's JSON alert leaves it out.
 	Action string
+	// Audit is what a Kubernetes audit event acted on and who acted, whatever the rule's output
+	// prints (nil for other sources): destinations index it (ECS orchestrator.resource.*,
+	// user.name, source.ip) so that audit activity can be grouped by user, verb and resource.
+	Audit *AuditTarget
 	// K8s is the Kubernetes context of the event, when an enricher found one.
 	K8s *K8sMeta
 	// K8sLookup says whether an enricher looked the event's container up and what it found, so
@@ -100,6 +104,43 @@ type K8sMeta struct {
 	// CronJob through Job).
 	ReplicaSet, Deployment, StatefulSet, DaemonSet, Job, CronJob string
 	NamespaceLabels                                              map[string]string
+}
+
+// AuditTarget is the actor and object of a Kubernetes audit event (its user and objectRef).
+type AuditTarget struct {
+	User        string // user.username
+	Resource    string // objectRef.resource (pods, clusterrolebindings...)
+	Subresource string // objectRef.subresource (exec, log...)
+	Namespace   string
+	Name        string
+	APIGroup    string
+	APIVersion  string
+	SourceIP    string // the first of sourceIPs
+}
+
+// auditTargetOf reads the AuditTarget of an audit event (nil when it has none of it).
+func auditTargetOf(e *event.Event) *AuditTarget {
+	if e.Source != event.SourceK8sAudit || e.Audit == nil {
+		return nil
+	}
+	d := e.Audit.Doc
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return v }
+	t := &AuditTarget{}
+	if u, ok := d["user"].(map[string]any); ok {
+		t.User = str(u, "username")
+	}
+	if o, ok := d["objectRef"].(map[string]any); ok {
+		t.Resource, t.Subresource = str(o, "resource"), str(o, "subresource")
+		t.Namespace, t.Name = str(o, "namespace"), str(o, "name")
+		t.APIGroup, t.APIVersion = str(o, "apiGroup"), str(o, "apiVersion")
+	}
+	if ips, ok := d["sourceIPs"].([]any); ok && len(ips) > 0 {
+		t.SourceIP, _ = ips[0].(string)
+	}
+	if *t == (AuditTarget{}) {
+		return nil
+	}
+	return t
 }
 
 // Builder turns a matched rule and its event into an Alert: it adds Falco's "%evt.time:
@@ -212,6 +253,7 @@ func (b *Builder) Build(e *event.Event, rule string, prio Priority, tags []strin
 		Tags:     normalizeTags(tags),
 		Hostname: b.hostname,
 		Action:   actionOf(e),
+		Audit:    auditTargetOf(e),
 	}
 	n := 1
 	if msg != nil {

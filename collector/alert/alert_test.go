@@ -265,3 +265,27 @@ func TestBuildAction(t *testing.T) {
 		})
 	}
 }
+
+func TestBuildAuditTarget(t *testing.T) {
+	r := newTestRegistry(t, testValues{})
+	b, err := NewBuilder(r, "h", WithoutSuggestedFields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{"verb": "create", "user": map[string]any{"username": "alice"},
+		"sourceIPs": []any{"10.0.0.9", "10.0.0.1"},
+		"objectRef": map[string]any{"resource": "pods", "subresource": "exec", "namespace": "shop", "name": "web-1",
+			"apiVersion": "v1"}}
+	got := b.Build(&event.Event{Source: event.SourceK8sAudit, Num: 1, Audit: &event.Audit{Doc: doc}}, "R", Notice, nil, nil).Audit
+	want := &AuditTarget{User: "alice", Resource: "pods", Subresource: "exec", Namespace: "shop", Name: "web-1", APIVersion: "v1", SourceIP: "10.0.0.9"}
+	if got == nil || *got != *want {
+		t.Fatalf("Audit = %+v, want %+v", got, want)
+	}
+	if a := b.Build(&event.Event{Source: event.SourceK8sAudit, Num: 1, Audit: &event.Audit{Doc: map[string]any{"verb": "get"}}}, "R", Notice, nil, nil); a.Audit != nil {
+		t.Fatalf("an event without user or object has Audit %+v", a.Audit)
+	}
+	openat, _ := event.TypeByName("openat")
+	if a := b.Build(&event.Event{Source: event.SourceSyscall, Type: openat, Num: 1}, "R", Notice, nil, nil); a.Audit != nil {
+		t.Fatal("a syscall alert has an audit target")
+	}
+}

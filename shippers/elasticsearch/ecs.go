@@ -364,6 +364,34 @@ func document(r *shippers.Record) *doc {
 		copyField(d, f, "ka.user.name", "user.name")
 		copyField(d, f, "ka.target.namespace", "orchestrator.namespace")
 		copyField(d, f, "ka.uri", "url.original")
+		// The audit event's actor and object, whatever the rule prints (records spooled before
+		// Audit existed keep what the output fields gave).
+		if t := a.Audit; t != nil {
+			set := func(path, v string) {
+				if v != "" {
+					d.set(path, v)
+				}
+			}
+			set("user.name", t.User)
+			if t.Resource != "" {
+				d.set("orchestrator.type", "kubernetes")
+				typ := t.Resource
+				if t.Subresource != "" {
+					typ += "/" + t.Subresource
+				}
+				d.set("orchestrator.resource.type", typ)
+			}
+			set("orchestrator.namespace", t.Namespace)
+			set("orchestrator.resource.name", t.Name)
+			if v := t.APIVersion; v != "" && t.APIGroup != "" {
+				d.set("orchestrator.api_version", t.APIGroup+"/"+v)
+			} else {
+				set("orchestrator.api_version", v)
+			}
+			if ip, err := netip.ParseAddr(t.SourceIP); err == nil {
+				d.set("source.ip", ip.String())
+			}
+		}
 	default:
 		et := a.Action
 		if et == "" {

@@ -179,3 +179,40 @@ func TestDocumentActionWithoutOutputField(t *testing.T) {
 		})
 	}
 }
+
+// An audit alert's actor and object land in ECS fields whatever the rule printed.
+func TestDocumentAuditTarget(t *testing.T) {
+	r := testRecord(1)
+	r.Alert.Source = event.SourceK8sAudit
+	r.Alert.Action = "create"
+	r.Alert.OutputFields = map[string]any{"ka.user.name": "printed-user"}
+	r.Alert.Audit = &alert.AuditTarget{User: "alice", Resource: "pods", Subresource: "exec", Namespace: "shop",
+		Name: "web-1", APIGroup: "apps", APIVersion: "v1", SourceIP: "10.0.0.9"}
+	b, err := Document(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		User         struct{ Name string }
+		Source       struct{ IP string }
+		Orchestrator struct {
+			Type       string
+			Namespace  string
+			APIVersion string `json:"api_version"`
+			Resource   struct{ Type, Name string }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	o := d.Orchestrator
+	if d.User.Name != "alice" || d.Source.IP != "10.0.0.9" || o.Type != "kubernetes" || o.Namespace != "shop" ||
+		o.Resource.Type != "pods/exec" || o.Resource.Name != "web-1" || o.APIVersion != "apps/v1" {
+		t.Fatalf("audit target in the document: %+v\n%s", d, b)
+	}
+	for _, f := range []string{"orchestrator.resource.type", "orchestrator.resource.name", "orchestrator.api_version", "source.ip", "user.name"} {
+		if typ := Fields()[f]; typ != "keyword" && typ != "ip" {
+			t.Errorf("%s mapped as %q, want an aggregatable type", f, typ)
+		}
+	}
+}

@@ -54,7 +54,7 @@ func mappings() map[string]any {
 		"file.path", "file.name", "file.directory", "network.transport", "url.original",
 		"container.id", "container.name", "container.image.name", "container.image.tag", "container.runtime",
 		"orchestrator.type", "orchestrator.namespace", "orchestrator.resource.type", "orchestrator.resource.name",
-		"orchestrator.resource.id", "orchestrator.resource.parent.type", "orchestrator.cluster.name",
+		"orchestrator.resource.id", "orchestrator.resource.parent.type", "orchestrator.cluster.name", "orchestrator.api_version",
 		"kubernetes.namespace", "kubernetes.pod.name", "kubernetes.pod.uid", "kubernetes.node.name",
 		"kubernetes.container.name", "kubernetes.deployment.name", "kubernetes.replicaset.name",
 		"kubernetes.statefulset.name", "kubernetes.daemonset.name", "kubernetes.job.name", "kubernetes.cronjob.name",

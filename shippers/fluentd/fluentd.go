@@ -207,6 +207,17 @@ func Record(r *shippers.Record) map[string]any {
 	if a.K8sLookup != alert.K8sNotLooked {
 		m["k8s_lookup"] = a.K8sLookup.String()
 	}
+	// A Kubernetes audit alert's actor and object, whatever the rule printed.
+	if t := a.Audit; t != nil {
+		am := map[string]any{}
+		for k, v := range map[string]string{"user": t.User, "resource": t.Resource, "subresource": t.Subresource,
+			"namespace": t.Namespace, "name": t.Name, "api_group": t.APIGroup, "api_version": t.APIVersion, "source_ip": t.SourceIP} {
+			if v != "" {
+				am[k] = v
+			}
+		}
+		m["k8s_audit"] = am
+	}
 	// The node's audit-trail link, as the Elasticsearch document carries it (lanner.chain.*), so
 	// a record that reaches Elasticsearch through Fluentd can be placed in the chain too.
 	if c := r.Chain; c != nil {
