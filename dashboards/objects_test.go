@@ -410,7 +410,7 @@ func TestSearchBody(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(v.SearchBody())
-	want := `{"aggs":{"level0":{"aggs":{"level1":{"aggs":{"level2":{"terms":{"field":"falco.output_fields.ka.target.resource","size":10}}},` +
+	want := `{"aggs":{"level0":{"aggs":{"level1":{"aggs":{"level2":{"terms":{"field":"orchestrator.resource.type","size":10}}},` +
 		`"terms":{"field":"event.action","size":10}}},"terms":{"field":"user.name","size":10}}},` +
 		`"query":{"bool":{"filter":[{"term":{"event.provider":"k8s_audit"}}]}},"size":0,"track_total_hits":true}`
 	if string(b) != want {

@@ -120,13 +120,13 @@ func Lanner() Set {
 			{ID: "lanner-audit-verbs", Title: "Kubernetes audit alerts by verb",
 				Chart: Bar, Terms: []Terms{{Field: "event.action", Label: "Verb", Size: 10}}, Filter: audit},
 			{ID: "lanner-audit-resources", Title: "Kubernetes audit alerts by resource",
-				Description: "API resources acted on (the ka.target.resource output field).",
-				Chart:       Bar, Terms: []Terms{{Field: "falco.output_fields.ka.target.resource", Label: "Resource", Size: 10}}, Filter: audit},
+				Description: "API resources acted on (resource/subresource of the audit event's objectRef).",
+				Chart:       Bar, Terms: []Terms{{Field: "orchestrator.resource.type", Label: "Resource", Size: 10}}, Filter: audit},
 			{ID: "lanner-audit-activity", Title: "Kubernetes audit activity by user, verb and resource",
 				Chart: Table, Filter: audit, Terms: []Terms{
 					{Field: "user.name", Label: "User", Size: 10},
 					{Field: "event.action", Label: "Verb", Size: 10},
-					{Field: "falco.output_fields.ka.target.resource", Label: "Resource", Size: 10}}},
+					{Field: "orchestrator.resource.type", Label: "Resource", Size: 10}}},
 		},
 		Searches: []SavedSearch{
 			{ID: "lanner-alert-table", Title: "lanner alerts",
@@ -136,7 +136,7 @@ func Lanner() Set {
 			{ID: "lanner-audit-table", Title: "lanner Kubernetes audit alerts",
 				Description: "Alerts from the API server's audit events, newest first.",
 				Columns: []string{"falco.priority", "rule.name", "user.name", "event.action",
-					"falco.output_fields.ka.target.resource", "orchestrator.namespace", "message"},
+					"orchestrator.resource.type", "orchestrator.namespace", "message"},
 				Filter: audit},
 		},
 		Dashboards: []Dashboard{
