@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -936,5 +937,43 @@ func TestNotes(t *testing.T) {
 		if !strings.Contains(notes, want) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
 		}
+	}
+}
+
+// TestDocsValuesExamples renders the chart with each values file docs/deploy.md shows (a yaml
+// block whose first line names it, "# my-values.yaml") and loads the result with lanner's and
+// the responder's own loaders, so the documented examples keep working.
+func TestDocsValuesExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n# ([a-z-]+-values\\.yaml)\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 2 {
+		t.Fatalf("found %d values examples in docs/deploy.md, want my-values.yaml and responder-values.yaml", len(blocks))
+	}
+	for _, b := range blocks {
+		t.Run(b[1], func(t *testing.T) {
+			t.Setenv("ES_PASSWORD", "from-secret")
+			o := render(t, b[2])
+			cfg, _ := loadConfig(t, o, nil)
+			var want bool
+			for _, cm := range o.configMaps {
+				if text, ok := cm.Data["respond.yaml"]; ok {
+					want = true
+					rc, err := respond.Parse("respond.yaml", []byte(text), nil)
+					if err != nil {
+						t.Fatalf("respond refuses the documented configuration: %v", err)
+					}
+					// The collector publishes where the responder subscribes.
+					if cfg.NATSOutput.Enabled && rc.NATS.URL != cfg.NATSOutput.URL {
+						t.Errorf("collector publishes to %s, responder subscribes to %s", cfg.NATSOutput.URL, rc.NATS.URL)
+					}
+				}
+			}
+			if strings.Contains(b[2], "responder:") != want {
+				t.Error("responder example without a rendered respond.yaml")
+			}
+		})
 	}
 }
