@@ -29,6 +29,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"dayCount": func(d Day, p alert.Priority) int64 { return d.ByPriority[p] },
 	"join":     func(s []string) string { return strings.Join(s, ", ") },
 	"lower":    strings.ToLower,
+	"plural":   pluralWord,
 }).Parse(htmlTemplate))
 
 // htmlView is what the template reads: the report and what is derived from it.

@@ -75,10 +75,10 @@ func WritePDF(w io.Writer, r *Report) error {
 	p.intro(introSummary)
 	word, detail := r.trailStatus()
 	p.cards([]card{
-		{num(r.Total), "alerts", 0},
+		{num(r.Total), pluralWord(r.Total, "alert", "alerts"), 0},
 		{num(r.AtLeastWarning()), "Warning or more severe", 0},
-		{fmt.Sprint(r.RuleCount), "rules fired", 0},
-		{fmt.Sprint(r.Hosts), "nodes", 0},
+		{num(r.RuleCount), pluralWord(r.RuleCount, "rule fired", "rules fired"), 0},
+		{num(r.Hosts), pluralWord(r.Hosts, "node", "nodes"), 0},
 		{num(r.AuditTotal), fmt.Sprintf("Kubernetes audit alerts (%s changes)", num(r.AuditChanges)), 0},
 		{word, "audit trail", trailTone(word)},
 	})

@@ -95,7 +95,7 @@ func TestWriteHTML(t *testing.T) {
 	secs := sections(t, doc)
 	for id, want := range map[string][]string{
 		"summary":    {"240 alerts", "Warning or more severe", "140 ", "BROKEN", "k8s_audit 192"},
-		"trail":      {"Result: BROKEN", "node a: seq 17 missing", "240 documents of 2 node(s)"},
+		"trail":      {"Result: BROKEN", "node a: seq 17 missing", "240 documents of 2 nodes checked; 1 problem found"},
 		"priority":   {"Critical 12 5.0%", "Warning 128 53.3%", "Notice 100"},
 		"days":       {"Sat 2026-11-21", "Mon 2026-11-23", "94"},
 		"rules":      {"Lanner Interactive Shell in Container", "A shell with a terminal.", "other rules 198"},
@@ -304,6 +304,9 @@ func TestWindowText(t *testing.T) {
 		if got := windowText(c.since, c.until); got != c.want {
 			t.Errorf("windowText(%v, %v) = %q, want %q", c.since, c.until, got, c.want)
 		}
+	}
+	if plural(1, "node", "nodes") != "1 node" || plural(1234, "node", "nodes") != "1,234 nodes" || plural(0, "node", "nodes") != "0 nodes" {
+		t.Errorf("plural: %q %q", plural(1, "node", "nodes"), plural(1234, "node", "nodes"))
 	}
 	if num(1234567) != "1,234,567" || num(12) != "12" || num(-1234) != "-1,234" {
 		t.Errorf("num: %s %s %s", num(1234567), num(12), num(-1234))

@@ -54,6 +54,22 @@ func num(n int64) string {
 	return b.String()
 }
 
+// plural returns "1 node" or "2 nodes" (n with thousands separators).
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return num(n) + " " + many
+}
+
+// pluralWord returns one or many as n is 1 or not.
+func pluralWord(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
 // share is part/total as a percentage with one decimal ("" when total is 0).
 func share(part, total int64) string {
 	if total == 0 {
@@ -88,11 +104,12 @@ func (r *Report) trailStatus() (word, detail string) {
 	case t.Err != "":
 		return "verification failed", "The verification could not run: " + t.Err
 	case t.Result.Intact:
-		return "intact", fmt.Sprintf("%s documents of %d node(s) checked; every chain is complete and unmodified.",
-			num(int64(t.Result.Checked)), t.Result.Nodes)
+		return "intact", fmt.Sprintf("%s of %s checked; every chain is complete and unmodified.",
+			plural(int64(t.Result.Checked), "document", "documents"), plural(int64(t.Result.Nodes), "node", "nodes"))
 	default:
-		return "BROKEN", fmt.Sprintf("%s documents of %d node(s) checked; %d problem(s) found.",
-			num(int64(t.Result.Checked)), t.Result.Nodes, len(t.Result.Problems))
+		return "BROKEN", fmt.Sprintf("%s of %s checked; %s found.",
+			plural(int64(t.Result.Checked), "document", "documents"), plural(int64(t.Result.Nodes), "node", "nodes"),
+			plural(int64(len(t.Result.Problems)), "problem", "problems"))
 	}
 }
 
@@ -102,7 +119,7 @@ func (r *Report) summaryText() string {
 		return "No alert was recorded in " + r.Target + " in this period."
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s alerts from %d rule(s) on %d node(s)", num(r.Total), r.RuleCount, r.Hosts)
+	fmt.Fprintf(&b, "%s from %s on %s", plural(r.Total, "alert", "alerts"), plural(r.RuleCount, "rule", "rules"), plural(r.Hosts, "node", "nodes"))
 	if w := r.AtLeastWarning(); w > 0 {
 		fmt.Fprintf(&b, "; %s of them (%s) of priority Warning or more severe", num(w), share(w, r.Total))
 	}
@@ -116,7 +133,8 @@ func (r *Report) summaryText() string {
 		fmt.Fprintf(&b, " The workload with the most runtime alerts was %s %s/%s (%s).", strings.ToLower(w.Kind), w.Namespace, w.Name, num(w.Count))
 	}
 	if r.AuditTotal > 0 {
-		fmt.Fprintf(&b, " %s Kubernetes audit alert(s), %s of them changes.", num(r.AuditTotal), num(r.AuditChanges))
+		fmt.Fprintf(&b, " %s, %s of them %s.", plural(r.AuditTotal, "Kubernetes audit alert", "Kubernetes audit alerts"),
+			num(r.AuditChanges), map[bool]string{true: "a change", false: "changes"}[r.AuditChanges == 1])
 	}
 	return b.String()
 }
