@@ -205,6 +205,29 @@ func loadConfig(t *testing.T, o *objects, files map[string]string) (*config.Conf
 	return cfg, text
 }
 
+// writable checks that every directory the collector writes (output spools, the audit trail's
+// chain) is on a writable mount: the root filesystem is read-only.
+func writable(t *testing.T, cfg *config.Config, c *corev1.Container) {
+	t.Helper()
+	dirs := map[string]string{
+		"elasticsearch.spool_dir":  cfg.Elasticsearch.SpoolDir,
+		"fluentd.spool_dir":        cfg.Fluentd.SpoolDir,
+		"file_output.spool_dir":    cfg.FileOutput.SpoolDir,
+		"http_output.spool_dir":    cfg.HTTPOutput.SpoolDir,
+		"syslog_output.spool_dir":  cfg.SyslogOutput.SpoolDir,
+		"program_output.spool_dir": cfg.ProgramOutput.SpoolDir,
+		"nats_output.spool_dir":    cfg.NATSOutput.SpoolDir,
+	}
+	if d := cfg.TrailDir(); d != "" {
+		dirs["audit_trail.dir"] = d
+	}
+	for key, dir := range dirs {
+		if m, ok := mountFor(c, dir); !ok || m.ReadOnly {
+			t.Errorf("%s %s is not on a writable mount", key, dir)
+		}
+	}
+}
+
 // mountFor returns the container's mount whose path holds p, and whether there is one.
 func mountFor(c *corev1.Container, p string) (corev1.VolumeMount, bool) {
 	var best corev1.VolumeMount
@@ -488,19 +511,7 @@ func TestConfigMapIsAcceptedByLannersLoader(t *testing.T) {
 	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Port.String() != "metrics" {
 		t.Errorf("readiness probe %+v, want /readyz on the metrics port", c.ReadinessProbe)
 	}
-	// Every directory the collector writes is on a writable mount (the root is read-only).
-	for key, dir := range map[string]string{
-		"elasticsearch.spool_dir": cfg.Elasticsearch.SpoolDir,
-		"fluentd.spool_dir":       cfg.Fluentd.SpoolDir,
-		"file_output.spool_dir":   cfg.FileOutput.SpoolDir,
-		"http_output.spool_dir":   cfg.HTTPOutput.SpoolDir,
-		"nats_output.spool_dir":   cfg.NATSOutput.SpoolDir,
-	} {
-		m, ok := mountFor(c, dir)
-		if !ok || m.ReadOnly {
-			t.Errorf("%s %s is not on a writable mount", key, dir)
-		}
-	}
+	writable(t, cfg, c)
 	if cfg.Audit.Enabled {
 		t.Error("the audit webhook is on by default; it needs a certificate and a token")
 	}
@@ -569,6 +580,10 @@ elasticsearch:
 			}
 			if !es.Enabled || got != "value-from-secret" || (tc.env == "ES_PASSWORD") != (es.Username == "lanner") {
 				t.Errorf("elasticsearch: enabled %v, user %q, credential %q", es.Enabled, es.Username, got)
+			}
+			writable(t, cfg, c)
+			if cfg.TrailDir() == "" {
+				t.Error("no audit trail directory with an output on")
 			}
 			if m, ok := mountFor(c, "/etc/lanner/es-ca/ca.crt"); !ok || !m.ReadOnly || m.Name != "es-ca" {
 				t.Errorf("the CA file is not on the es-ca read-only mount: %+v", m)
