@@ -215,7 +215,11 @@ func runCollector(ctx context.Context, cfg *config.Config, stdout, stderr io.Wri
 func (c *collector) open(stdout io.Writer) error {
 	cfg, log := c.cfg, c.log
 	if cfg.Stdout.Enabled {
-		c.router.sinks = append(c.router.sinks, newStdoutSink(stdout, cfg.JSONOutput))
+		s, err := newStdoutSink(stdout, cfg.Stdout, cfg.JSONOutput, cfg.ShutdownTimeout, log, c.metrics.reg)
+		if err != nil {
+			return fmt.Errorf("run: stdout: %w", err)
+		}
+		c.router.sinks = append(c.router.sinks, s)
 	}
 	fan, failed, err := newShipperOutputs(cfg, log, c.metrics.reg)
 	if err != nil {

@@ -1,14 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/lannersec/lanner/shippers/chain"
 	"github.com/lannersec/lanner/shippers/elasticsearch"
 	"github.com/lannersec/lanner/shippers/fluentd"
+	"github.com/lannersec/lanner/shippers/spool"
+	"github.com/lannersec/lanner/shippers/stdout"
 )
 
 // alertSink is one destination of alerts. Write is called for every alert, from the syscall
@@ -58,36 +61,65 @@ func (r *alertRouter) emit(ctx context.Context, a *alert.Alert, rule *engine.Rul
 	}
 }
 
-// stdoutSink writes Falco JSON lines (json_output) or Falco text lines, one write per alert
-// so a terminal or a pipe sees each alert as it happens.
+// stdoutSink is the standard output, behind the same Output worker, filter and metrics as every
+// other output (package shippers/stdout), over an in-memory queue: a terminal has nothing to be
+// delivered after a restart, so a disk spool would only cost I/O. Flush waits for the queue to
+// empty, so a clean shutdown prints every alert accepted.
 type stdoutSink struct {
-	w    *bufio.Writer
-	json bool
-	buf  []byte
+	o       *shippers.Output
+	q       *spool.Memory
+	timeout time.Duration
 }
 
-func newStdoutSink(w io.Writer, json bool) *stdoutSink {
-	return &stdoutSink{w: bufio.NewWriterSize(w, 64<<10), json: json}
+// stdoutQueueBytes bounds the alerts waiting for the terminal; beyond it the producer waits
+// (block), as a blocked pipe made it wait when stdout was written in line.
+const stdoutQueueBytes = 16 << 20
+
+func newStdoutSink(w io.Writer, cfg config.Stdout, json bool, timeout time.Duration, log *slog.Logger, reg prometheus.Registerer) (*stdoutSink, error) {
+	sh, err := stdout.New(w, json)
+	if err != nil {
+		return nil, err
+	}
+	q, err := spool.NewMemory(stdoutQueueBytes, spool.Block, nil)
+	if err != nil {
+		return nil, err
+	}
+	// FlushInterval 0: a line is written as soon as its alert is queued. Nothing is ever
+	// rejected for good (the shipper only has recoverable errors), so there is no dead letter.
+	o, err := shippers.NewOutput(shippers.OutputConfig{Name: "stdout", Filter: cfg.Filter, DeadLetterFile: os.DevNull,
+		Backoff: shippers.BackoffConfig{Initial: 50 * time.Millisecond, Max: time.Second}}, q, sh, log, reg)
+	if err != nil {
+		_ = q.Close()
+		return nil, err
+	}
+	return &stdoutSink{o: o, q: q, timeout: timeout}, nil
 }
 
 func (s *stdoutSink) Name() string { return "stdout" }
 
-func (s *stdoutSink) Write(_ context.Context, a *alert.Alert, _ *engine.Rule) error {
-	if s.json {
-		s.buf = a.AppendJSON(s.buf[:0])
-	} else {
-		s.buf = append(s.buf[:0], a.TextLine()...)
+func (s *stdoutSink) Write(ctx context.Context, a *alert.Alert, r *engine.Rule) error {
+	desc, file := "", ""
+	if r != nil {
+		desc, file = r.Desc, filepath.Base(r.File)
 	}
-	s.buf = append(s.buf, '\n')
-	if _, err := s.w.Write(s.buf); err != nil {
-		return err
-	}
-	return s.w.Flush()
+	return s.o.Enqueue(ctx, shippers.NewRecord(a, desc, file))
 }
 
-func (s *stdoutSink) Run(context.Context) error { return nil }
-func (s *stdoutSink) Flush() error              { return s.w.Flush() }
-func (s *stdoutSink) Close() error              { return s.w.Flush() }
+func (s *stdoutSink) Run(ctx context.Context) error { return s.o.Run(ctx) }
+
+// Flush waits, up to the shutdown timeout, until every queued alert was written.
+func (s *stdoutSink) Flush() error {
+	deadline := time.Now().Add(s.timeout)
+	for s.q.Len() > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d alerts not written to stdout within %s", s.q.Len(), s.timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+func (s *stdoutSink) Close() error { return s.o.Close() }
 
 // fanoutSink is the shippers' fan-out: each output has its own durable spool and worker
 // (shippers.Output), so this sink's Write only appends to spools. Outputs other than

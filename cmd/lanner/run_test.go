@@ -18,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/collector/config"
 	"github.com/lannersec/lanner/collector/event"
+	"github.com/lannersec/lanner/shippers"
 )
 
 // syncBuffer is a bytes.Buffer the collector writes while the test reads.
@@ -252,6 +255,8 @@ func TestStdoutSinkFormats(t *testing.T) {
 	a := &alert.Alert{Time: time.Unix(0, 1795723529028066729).UTC(), Rule: "R", Priority: alert.Warning,
 		Source: event.SourceSyscall, Hostname: "h", Output: "12:00:00.000000000: Warning bad\nforged line",
 		OutputFields: map[string]any{"proc.name": "x"}}
+	low := *a
+	low.Priority, low.Output = alert.Informational, "12:00:00.000000000: Informational quiet"
 	cases := []struct {
 		json bool
 		want string
@@ -260,11 +265,29 @@ func TestStdoutSinkFormats(t *testing.T) {
 		{true, string(a.AppendJSON(nil)) + "\n"},
 	}
 	for _, c := range cases {
-		var out bytes.Buffer
-		s := newStdoutSink(&out, c.json)
-		if err := s.Write(context.Background(), a, nil); err != nil {
+		out := &syncBuffer{}
+		// The filter is the one every output has: Informational stays off the terminal.
+		s, err := newStdoutSink(out, config.Stdout{Enabled: true, Filter: shippers.FilterConfig{MinimumPriority: "notice"}},
+			c.json, 10*time.Second, nil, prometheus.NewRegistry())
+		if err != nil {
 			t.Fatal(err)
 		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		for _, x := range []*alert.Alert{&low, a} {
+			if err := s.Write(context.Background(), x, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		_ = s.Close()
 		if out.String() != c.want {
 			t.Errorf("json=%v: wrote %q, want %q", c.json, out.String(), c.want)
 		}

@@ -66,7 +66,8 @@ type AuditTrail struct {
 
 // Stdout is the terminal output.
 type Stdout struct {
-	Enabled bool `yaml:"enabled" desc:"Write every alert to standard output."`
+	Enabled bool                  `yaml:"enabled" desc:"Write every alert to standard output."`
+	Filter  shippers.FilterConfig `yaml:"filter"`
 }
 
 // Log configures lanner's own log (standard error).
