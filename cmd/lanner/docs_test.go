@@ -259,8 +259,9 @@ func cliMarkdown(root *cobra.Command) string {
 			}
 		}
 		if nConfig > 0 {
-			fmt.Fprintf(&b, "\nAnd one flag per configuration key (%d flags): the dotted key with `-` for `_`, "+
-				"e.g. `--capture.poll-interval`; [configuration.md](configuration.md) lists every key with its flag and default.\n", nConfig)
+			// No count here: a new configuration key must not make this page stale.
+			b.WriteString("\nAnd one flag per configuration key: the dotted key with `-` for `_`, " +
+				"e.g. `--capture.poll-interval`; [configuration.md](configuration.md) lists every key with its flag and default.\n")
 		}
 		if ex := strings.TrimRight(c.Example, "\n"); ex != "" {
 			lines := strings.Split(ex, "\n")
