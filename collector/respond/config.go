@@ -227,6 +227,9 @@ func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Confi
 		}
 		cfg.Playbooks = pbs
 	}
+	if len(errs) == 0 && len(cfg.Playbooks) == 0 {
+		errs = append(errs, &playbook.Error{File: name, Line: lineOf(lines, "playbooks"), Msg: "playbooks: no playbooks: the responder would never act"})
+	}
 	for _, p := range cfg.validate() {
 		line := p.line
 		if line == 0 {
@@ -409,9 +412,6 @@ func (c *Config) validate() []problem {
 		bad("rate_limit.every", "must not be negative")
 	}
 	ps = append(ps, c.validateOutputs()...)
-	if c.PlaybooksNode.Kind == 0 {
-		bad("playbooks", "no playbooks: the responder would never act")
-	}
 	for _, pb := range c.Playbooks {
 		for _, a := range pb.Actions {
 			if a.Kind == playbook.Notify {
