@@ -992,3 +992,29 @@ func TestDocsValuesExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestValuesSchemaRejectsTypos: values.schema.json makes Helm refuse a misspelt or mistyped
+// chart value instead of silently ignoring it (lanner's own `config` is checked by lanner).
+func TestValuesSchemaRejectsTypos(t *testing.T) {
+	for values, want := range map[string]string{
+		"privilegd: true":                           "privilegd",
+		"responder: {rbac: {deletepod: true}}":      "deletepod",
+		"ports: {metrics: http}":                    "metrics",
+		"image: {digest: latest}":                   "digest",
+		"auditWebhook: {enable: true}":              "enable",
+		"customRules: {\"../evil\": \"- list: x\"}": "../evil",
+	} {
+		vals := map[string]any{}
+		if err := yaml.Unmarshal([]byte(values), &vals); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Render(chartDir, vals, testRelease)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want a schema error naming %q", values, err, want)
+		}
+	}
+	// lanner's configuration is lanner's to check: any key passes the chart.
+	if _, err := Render(chartDir, map[string]any{"config": map[string]any{"not_a_key": 1}}, testRelease); err != nil {
+		t.Errorf("config is free-form for the chart: %v", err)
+	}
+}
