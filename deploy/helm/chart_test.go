@@ -1018,3 +1018,40 @@ func TestValuesSchemaRejectsTypos(t *testing.T) {
 		t.Errorf("config is free-form for the chart: %v", err)
 	}
 }
+
+func TestImageAndNames(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	for values, want := range map[string]string{
+		"image: {tag: v1.2.3}": "ghcr.io/lannersec/lanner:v1.2.3",
+		"image: {repository: reg.example/lanner, digest: " + digest + "}": "reg.example/lanner@" + digest,
+	} {
+		o := render(t, values+"\nresponder: {enabled: true, config: {nats: {url: \"nats://n:4222\"}}}")
+		_, c := o.collector(t)
+		if c.Image != want {
+			t.Errorf("%s: image %q, want %q", values, c.Image, want)
+		}
+		if r := o.deployments[0].Spec.Template.Spec.Containers[0].Image; r != want {
+			t.Errorf("%s: the responder runs %q, not the collector's image %q", values, r, want)
+		}
+	}
+
+	o := render(t, "fullnameOverride: sentinel\nresponder: {enabled: true, config: {nats: {url: \"nats://n:4222\"}}}\ncustomRules: {a.yaml: \"- list: x\\n  items: []\\n\"}")
+	ds, _ := o.collector(t)
+	names := []string{ds.Name, o.deployments[0].Name}
+	for _, cm := range o.configMaps {
+		names = append(names, cm.Name)
+	}
+	for _, r := range o.clusterRoles {
+		names = append(names, r.Name)
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "sentinel") {
+			t.Errorf("object %q ignores fullnameOverride", n)
+		}
+	}
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil && !strings.HasPrefix(v.ConfigMap.Name, "sentinel-") {
+			t.Errorf("volume %s refers to ConfigMap %s", v.Name, v.ConfigMap.Name)
+		}
+	}
+}
