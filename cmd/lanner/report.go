@@ -42,6 +42,9 @@ type reportFlags struct {
 
 	top, auditLimit int
 	timeout         time.Duration
+
+	keyFile  string
+	noVerify bool
 }
 
 func newReportCmd() *cobra.Command {
@@ -57,6 +60,10 @@ result of the audit-trail verification.
 The window is [--since, --until). Each takes an age before now (7d, 24h, 90m, 1d12h), an RFC 3339
 time (2026-11-20T08:00:00Z) or a UTC date (2026-11-20, meaning its midnight). --until defaults to
 now. --format defaults to the extension of --out (.html, .htm or .pdf).
+
+The audit-trail section is the verdict of ` + "`lanner audit verify`" + ` on the window's alerts (gaps,
+modified or reordered documents), unless --no-verify; an HMAC-keyed trail needs its key
+(--key-file, $` + keyEnv + ` or audit_trail.key in --config).
 
 The connection comes from --config (the elasticsearch: block of a lanner configuration file),
 overridden by the flags. Credentials may also come from $` + envESUsername + `, $` + envESPassword + ` and
@@ -88,6 +95,8 @@ $` + envESAPIKey + ` (preferred to flags, which other users of the machine can s
 	f.IntVar(&fl.top, "top", 0, fmt.Sprintf("rows of the rules, namespaces, workloads and audit users tables (default %d)", report.DefaultTopRules))
 	f.IntVar(&fl.auditLimit, "audit-limit", 0, fmt.Sprintf("rows of the Kubernetes audit table, newest first (default %d)", report.DefaultAuditLimit))
 	f.DurationVar(&fl.timeout, "timeout", 5*time.Minute, "give up after this long")
+	f.StringVar(&fl.keyFile, "key-file", "", "file holding the audit trail's HMAC key (default: $"+keyEnv+", else audit_trail.key of --config)")
+	f.BoolVar(&fl.noVerify, "no-verify", false, "do not verify the audit trail (the report says \"not verified\")")
 	return c
 }
 
@@ -200,6 +209,22 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, fl reportFlags, ge
 	client, err := elasticsearch.NewClient(cfg)
 	if err != nil {
 		return bad("%v", err)
+	}
+	if verifier == nil && !fl.noVerify {
+		// The window's hash chains, checked as `lanner audit verify --since --until` does.
+		var fromConfig []byte
+		if fl.config != "" {
+			rc, err := readRunConfigFile(fl.config)
+			if err != nil {
+				return err
+			}
+			fromConfig = []byte(rc.AuditTrail.Key.Reveal())
+		}
+		key, err := trailKey(fromConfig, fl.keyFile, getenv)
+		if err != nil {
+			return bad("%v", err)
+		}
+		verifier = chainTrail{client: client, index: target, key: key}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if ctx == nil {
