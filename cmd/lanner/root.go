@@ -27,6 +27,8 @@ and ships enriched alerts to Elasticsearch, Fluentd and other outputs.`,
 	root.AddCommand(newReplayCmd())
 	root.AddCommand(newESCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newDashboardsCmd())
 	root.AddCommand(newAuditCmd())
+	root.AddCommand(newReportCmd())
 	return root
 }
