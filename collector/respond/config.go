@@ -40,6 +40,9 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 	// Outputs receive the action records.
 	Outputs Outputs `yaml:"outputs"`
+	// AuditTrail links every record shipped through the spooled outputs into a tamper-evident
+	// hash chain, as `lanner run` does for alerts (docs/configuration.md, audit_trail).
+	AuditTrail config.AuditTrail `yaml:"audit_trail"`
 	// PlaybooksNode is the raw `playbooks:` value; Parse reads it into Playbooks.
 	PlaybooksNode yaml.Node            `yaml:"playbooks"`
 	Playbooks     []*playbook.Playbook `yaml:"-"`
@@ -111,7 +114,7 @@ type RateLimit struct {
 // Outputs are where action records go, configured as the same blocks as `lanner run`'s
 // outputs (docs/configuration.md), each with its own durable spool.
 type Outputs struct {
-	Stdout        bool                 `yaml:"stdout"`
+	Stdout        config.Stdout        `yaml:"stdout"`
 	Elasticsearch config.Elasticsearch `yaml:"elasticsearch"`
 	Fluentd       config.Fluentd       `yaml:"fluentd"`
 	FileOutput    config.FileOutput    `yaml:"file_output"`
@@ -128,7 +131,7 @@ const DefaultSpoolRoot = "/var/lib/lanner/respond/spool"
 // Default returns the configuration of an empty file.
 func Default() Config {
 	run := config.Default()
-	o := Outputs{Stdout: true, Elasticsearch: run.Elasticsearch, Fluentd: run.Fluentd, FileOutput: run.FileOutput,
+	o := Outputs{Stdout: config.Stdout{Enabled: true}, Elasticsearch: run.Elasticsearch, Fluentd: run.Fluentd, FileOutput: run.FileOutput,
 		HTTPOutput: run.HTTPOutput, SyslogOutput: run.SyslogOutput, ProgramOutput: run.ProgramOutput, NATSOutput: run.NATSOutput}
 	o.Elasticsearch.SpoolDir = filepath.Join(DefaultSpoolRoot, "elasticsearch")
 	o.Fluentd.SpoolDir = filepath.Join(DefaultSpoolRoot, "fluentd")
@@ -145,18 +148,21 @@ func Default() Config {
 		Isolation:           Isolation{LabelKey: "lanner.dev/quarantine", LabelValue: "true", PolicyName: "lanner-quarantine"},
 		RateLimit:           RateLimit{Burst: 5, Every: time.Minute},
 		Outputs:             o,
+		AuditTrail:          run.AuditTrail,
 	}
 }
 
-// RunConfig returns a `lanner run` configuration whose outputs are these, so that the code that
-// builds run's outputs builds the responder's; everything else in it is run's default.
-func (o Outputs) RunConfig() config.Config {
-	c := config.Default()
-	c.Stdout.Enabled, c.JSONOutput = o.Stdout, true
-	c.Elasticsearch, c.Fluentd = o.Elasticsearch, o.Fluentd
-	c.FileOutput, c.HTTPOutput, c.SyslogOutput, c.ProgramOutput, c.NATSOutput =
+// RunConfig returns a `lanner run` configuration whose outputs and audit trail are the
+// responder's, so that the code that builds run's outputs builds the responder's; everything
+// else in it is run's default.
+func (c *Config) RunConfig() config.Config {
+	rc := config.Default()
+	o := c.Outputs
+	rc.Stdout, rc.JSONOutput, rc.AuditTrail = o.Stdout, true, c.AuditTrail
+	rc.Elasticsearch, rc.Fluentd = o.Elasticsearch, o.Fluentd
+	rc.FileOutput, rc.HTTPOutput, rc.SyslogOutput, rc.ProgramOutput, rc.NATSOutput =
 		o.FileOutput, o.HTTPOutput, o.SyslogOutput, o.ProgramOutput, o.NATSOutput
-	return c
+	return rc
 }
 
 // outputBlocks are the keys of Outputs that are run's output blocks.
@@ -428,18 +434,26 @@ func (c *Config) validate() []problem {
 // validateOutputs checks the output blocks with run's own validation, keeping only what it says
 // of them.
 func (c *Config) validateOutputs() []problem {
-	rc := c.Outputs.RunConfig()
+	rc := c.RunConfig()
 	var ps []problem
 	for _, p := range rc.Validate() {
 		switch {
-		case p.Key == "stdout.enabled" && strings.HasPrefix(p.Msg, "no output"):
-			ps = append(ps, problem{key: "outputs", msg: "no output for the action records: enable stdout or one of " + strings.Join(outputBlocks, ", ")})
+		case p.Key == "audit_trail" || strings.HasPrefix(p.Key, "audit_trail."):
+			ps = append(ps, p2(p.Key, p.Msg))
+		case strings.HasPrefix(p.Key, "stdout."):
+			if !strings.HasPrefix(p.Msg, "no output") {
+				ps = append(ps, p2("outputs."+p.Key, p.Msg))
+			} else {
+				ps = append(ps, problem{key: "outputs", msg: "no output for the action records: enable stdout or one of " + strings.Join(outputBlocks, ", ")})
+			}
 		case slices.ContainsFunc(outputBlocks, func(b string) bool { return p.Key == b || strings.HasPrefix(p.Key, b+".") }):
 			ps = append(ps, problem{key: "outputs." + p.Key, msg: p.Msg})
 		}
 	}
 	return ps
 }
+
+func p2(key, msg string) problem { return problem{key: key, msg: msg} }
 
 // validSubject reports whether s is a subject a subscriber may use: dot-separated tokens, none
 // empty, "*" or ">" only as whole tokens and ">" only last.

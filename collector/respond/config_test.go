@@ -25,13 +25,13 @@ func TestConfigDefaults(t *testing.T) {
 	if cfg.RateLimit.Burst != 5 || cfg.RateLimit.Every != time.Minute || cfg.Isolation.PolicyName != "lanner-quarantine" {
 		t.Errorf("defaults: %+v %+v", cfg.RateLimit, cfg.Isolation)
 	}
-	if !cfg.Outputs.Stdout || cfg.Outputs.FileOutput.SpoolDir != "/var/lib/lanner/respond/spool/file" {
+	if !cfg.Outputs.Stdout.Enabled || cfg.Outputs.FileOutput.SpoolDir != "/var/lib/lanner/respond/spool/file" {
 		t.Errorf("outputs: %+v", cfg.Outputs)
 	}
 	if len(cfg.Playbooks) != 1 || cfg.Playbooks[0].Name != "p" {
 		t.Errorf("playbooks: %+v", cfg.Playbooks)
 	}
-	rc := cfg.Outputs.RunConfig()
+	rc := cfg.RunConfig()
 	if !rc.Stdout.Enabled || !rc.JSONOutput || rc.FileOutput.Enabled {
 		t.Errorf("run config: %+v", rc.Stdout)
 	}
@@ -56,7 +56,7 @@ notify_webhooks:
   security: {url: "${SLACK_URL}", timeout: 3s}
 rate_limit: {burst: 2, every: 30s}
 outputs:
-  stdout: false
+  stdout: {enabled: false}
   file_output: {enabled: true, filename: ${DIR}/responses.jsonl, spool_dir: ${DIR}/spool}
 playbooks:
   - name: p
@@ -70,7 +70,7 @@ playbooks:
 	}
 	if !cfg.DryRun || cfg.NATS.Token.Reveal() != "tok" || cfg.NotifyWebhooks["security"].URL.Reveal() != env["SLACK_URL"] ||
 		cfg.NotifyWebhooks["security"].Timeout != 3*time.Second || cfg.Isolation.LabelKey != "quarantine" ||
-		!cfg.Outputs.FileOutput.Enabled || cfg.Outputs.Stdout || len(cfg.ProtectedNamespaces) != 2 {
+		!cfg.Outputs.FileOutput.Enabled || cfg.Outputs.Stdout.Enabled || len(cfg.ProtectedNamespaces) != 2 {
 		t.Errorf("config: %+v", cfg)
 	}
 	if s := cfg.NotifyWebhooks["security"].URL.String(); s != "<secret>" {
@@ -96,9 +96,9 @@ func TestConfigBad(t *testing.T) {
 			"r.yaml:3: notify_webhooks.chat.url: not an http:// or https:// URL"},
 		{"bad playbook", "nats: {url: nats://x:1}\nplaybooks:\n  - name: p\n    match: {priority: critical}\n    actions: [isolate]\n",
 			`r.yaml:5: playbook "p": unknown action "isolate"`},
-		{"bad output", "nats: {url: nats://x:1}\noutputs:\n  stdout: false\n  http_output:\n    enabled: true\n    url: \"ftp://x\"\n" + pb,
+		{"bad output", "nats: {url: nats://x:1}\noutputs:\n  stdout: {enabled: false}\n  http_output:\n    enabled: true\n    url: \"ftp://x\"\n" + pb,
 			"r.yaml:6: outputs.http_output.url:"},
-		{"no output", "nats: {url: nats://x:1}\noutputs: {stdout: false}\n" + pb, "r.yaml:2: outputs: no output for the action records"},
+		{"no output", "nats: {url: nats://x:1}\noutputs: {stdout: {enabled: false}}\n" + pb, "r.yaml:2: outputs: no output for the action records"},
 		{"bad burst", "nats: {url: nats://x:1}\nrate_limit: {burst: 0}\n" + pb, "r.yaml:2: rate_limit.burst: want at least 1"},
 		{"unset env", "nats: {url: nats://x:1, token: ${NOPE}}\n" + pb, "r.yaml: environment variable ${NOPE} is not set"},
 		{"bad log level", "nats: {url: nats://x:1}\nlog: {level: loud}\n" + pb, "r.yaml:2: log.level:"},
