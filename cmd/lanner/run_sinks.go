@@ -227,7 +227,9 @@ func newESOutput(es config.Elasticsearch, log *slog.Logger, reg prometheus.Regis
 	q := config.Queue{SpoolDir: es.SpoolDir, SpoolMaxBytes: es.SpoolMaxBytes, Overflow: es.Overflow,
 		DeadLetterFile: es.DeadLetterFile, Filter: es.Filter}
 	return newSpooledOutput("elasticsearch", q, ecfg.OutputConfig("elasticsearch"), func() (shippers.Shipper, error) {
-		return elasticsearch.New(ecfg, log, reg)
+		// The shipper's own series (bulk requests, items) carry output="elasticsearch" like the
+		// worker's, so one label selects everything about the output.
+		return elasticsearch.New(ecfg, log, prometheus.WrapRegistererWith(prometheus.Labels{"output": "elasticsearch"}, reg))
 	}, log, reg)
 }
 
