@@ -434,3 +434,25 @@ func TestChainAfterCrash(t *testing.T) {
 		t.Fatalf("orphaned epoch: %s", got)
 	}
 }
+
+// FuzzCanonical: any input is refused or canonicalized without a panic, and the canonical form
+// is a fixed point (canonicalizing it again changes nothing), so a stored document hashes the
+// same however it was formatted.
+func FuzzCanonical(f *testing.F) {
+	f.Add([]byte(`{"b":1.50,"a":{"z":[3,"x",null,true]},"lanner":{"chain":{"seq":4,"hash":"h"}}}`))
+	f.Add([]byte(`{"message":"caf\u00e9 <b>","n":-0.0,"e":1e400}`))
+	f.Add([]byte(`[1,2]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Canonical(data, true)
+		if err != nil {
+			return
+		}
+		again, err := Canonical(c, true)
+		if err != nil {
+			t.Fatalf("the canonical form %q does not parse: %v", c, err)
+		}
+		if string(again) != string(c) {
+			t.Fatalf("not a fixed point:\n %q\n %q", c, again)
+		}
+	})
+}
