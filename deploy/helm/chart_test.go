@@ -625,6 +625,10 @@ service: {clusterIP: 10.96.0.97}
 	if svc.Spec.ClusterIP != "10.96.0.97" {
 		t.Errorf("clusterIP %q", svc.Spec.ClusterIP)
 	}
+	// /readyz fails while an output is down; the webhook must still receive audit batches then.
+	if !svc.Spec.PublishNotReadyAddresses {
+		t.Error("the audit Service does not publish not-ready collectors")
+	}
 	var audit *corev1.ServicePort
 	for i := range svc.Spec.Ports {
 		if svc.Spec.Ports[i].Name == "k8s-audit" {
