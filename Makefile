@@ -26,7 +26,10 @@ FUZZ_TARGETS := \
 	./collector/audit:FuzzWebhookBody:60000x \
 	./collector/config:FuzzParse:60000x \
 	./shippers:FuzzParseJSON:100000x \
-	./shippers:FuzzRecord:120000x
+	./shippers:FuzzRecord:120000x \
+	./shippers/chain:FuzzCanonical:60000x \
+	./collector/respond/playbook:FuzzParseFile:40000x \
+	./collector/respond:FuzzParseConfig:30000x
 
 .PHONY: all deps build test unit fuzz bench lint run demo clean bpf build-bpf test-bpf test-live integration bench-bpf
 
