@@ -118,7 +118,7 @@ func New(cfg *Config, kube kubernetes.Interface, sink Sink, logger *slog.Logger,
 	for _, ns := range cfg.ProtectedNamespaces {
 		r.protected[ns] = true
 	}
-	if kube == nil && needsKube(cfg) {
+	if kube == nil && cfg.NeedsKubernetes() {
 		return nil, errors.New("responder: the playbooks act on the cluster but no Kubernetes client was given")
 	}
 	for _, pb := range cfg.Playbooks {
@@ -142,8 +142,9 @@ func New(cfg *Config, kube kubernetes.Interface, sink Sink, logger *slog.Logger,
 
 func (r *Responder) clock() time.Time { return r.now() }
 
-// needsKube reports whether some playbook reads or writes the cluster.
-func needsKube(cfg *Config) bool {
+// NeedsKubernetes reports whether some playbook reads or writes the cluster (a notify-only
+// responder runs without a Kubernetes client).
+func (cfg *Config) NeedsKubernetes() bool {
 	for _, pb := range cfg.Playbooks {
 		if pb.Match.NeedsPod() {
 			return true
