@@ -290,11 +290,8 @@ func (f *Fanout) feed(l *lane) {
 func (f *Fanout) deadLetter(l *lane, raw [][]byte, reason string) {
 	items := make([]dlqItem, 0, len(raw))
 	for _, b := range raw {
-		id := ""
-		if r, err := UnmarshalRecord(b); err == nil {
-			id = r.ID
-		}
-		items = append(items, dlqItem{id: id, raw: b, reason: reason})
+		id, shown := spooledForHuman(b)
+		items = append(items, dlqItem{id: id, raw: shown, reason: reason})
 	}
 	l.o.deadLetter(items, reason)
 }

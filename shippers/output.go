@@ -60,6 +60,7 @@ type Output struct {
 	name    string
 	q       Queue
 	s       Shipper
+	prep    Preparer // s, when it spools its own form; nil otherwise
 	filter  *Filter
 	backoff BackoffConfig
 	batch   int
@@ -144,7 +145,8 @@ func NewOutput(cfg OutputConfig, q Queue, s Shipper, logger *slog.Logger, reg pr
 	if err != nil {
 		return nil, err
 	}
-	return &Output{name: cfg.Name, q: q, s: s, filter: f, backoff: cfg.Backoff.withDefaults(),
+	prep, _ := s.(Preparer)
+	return &Output{name: cfg.Name, q: q, s: s, prep: prep, filter: f, backoff: cfg.Backoff.withDefaults(),
 		batch: cfg.BatchSize, bytes: cfg.BatchBytes, linger: cfg.FlushInterval, flights: cfg.InFlight, dlq: &deadLetter{path: cfg.DeadLetterFile, output: cfg.Name},
 		logger: logger.With("component", "shipper", "output", cfg.Name), m: m, rnd: defaultRand, sleep: sleepCtx}, nil
 }
@@ -171,6 +173,17 @@ func (o *Output) encode(recs []*Record) ([][]byte, error) {
 	for _, r := range recs {
 		if !o.filter.Match(r.Alert) {
 			continue
+		}
+		if o.prep != nil {
+			// The shipper's own form, framed with the id the worker needs without decoding it.
+			// An alert the shipper cannot prepare is spooled in the generic form: the worker
+			// tries again and dead-letters it with the reason, so it is never lost silently.
+			b, err := o.prep.Prepare(r)
+			if err == nil {
+				data = append(data, appendPrepared(make([]byte, 0, len(b)+len(r.ID)+3), r.ID, b))
+				continue
+			}
+			o.logger.Warn("cannot prepare alert; spooling it as a record", "id", r.ID, "err", err)
 		}
 		b, err := r.MarshalBinary()
 		if err != nil {
@@ -303,13 +316,66 @@ func (o *Output) read(ctx context.Context, next uint64) ([]spool.Entry, error) {
 	return o.q.ReadFrom(ctx, next, o.batch, o.bytes)
 }
 
-// deliver sends entries until none is left to retry, or ctx ends (error).
-func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
-	batch := make(Batch, 0, len(entries))
-	raw := make([][]byte, 0, len(entries))
+// pending is what is left to deliver of one batch, in spool order: each record's id and spooled
+// bytes (for the dead-letter file), and the records in the form the shipper takes -- recs for
+// Send, or preps for a Preparer's SendPrepared.
+type pending struct {
+	ids   []string
+	raw   [][]byte
+	recs  Batch
+	preps []Prepared
+}
+
+// keep drops the settled records.
+func (p *pending) keep(settled []bool) {
+	p.ids = keepUnsettled(p.ids, settled)
+	p.raw = keepUnsettled(p.raw, settled)
+	if p.recs != nil {
+		p.recs = keepUnsettled(p.recs, settled)
+	}
+	if p.preps != nil {
+		p.preps = keepUnsettled(p.preps, settled)
+	}
+}
+
+func keepUnsettled[T any](s []T, settled []bool) []T {
+	out := s[:0]
+	for i, v := range s {
+		if !settled[i] {
+			out = append(out, v)
+		}
+	}
+	clear(s[len(out):])
+	return out
+}
+
+// decode turns spooled entries into what the shipper sends; what cannot be read is
+// dead-lettered (it would otherwise block the queue forever).
+func (o *Output) decode(entries []spool.Entry) *pending {
+	p := &pending{ids: make([]string, 0, len(entries)), raw: make([][]byte, 0, len(entries))}
+	if o.prep != nil {
+		p.preps = make([]Prepared, 0, len(entries))
+	} else {
+		p.recs = make(Batch, 0, len(entries))
+	}
 	for _, e := range entries {
 		if e.Err != nil {
 			o.deadLetter([]dlqItem{{raw: e.Data, reason: "damaged spool record: " + e.Err.Error()}}, reasonUndecodable)
+			continue
+		}
+		if o.prep != nil {
+			pr, err := parsePrepared(e.Data)
+			if errors.Is(err, errNotPrepared) {
+				// Spooled in the generic form (by an earlier lanner): prepare it now.
+				pr, err = o.prepareGeneric(e.Data)
+			}
+			if err != nil {
+				o.deadLetter([]dlqItem{{raw: e.Data, reason: "undecodable spool record: " + err.Error()}}, reasonUndecodable)
+				continue
+			}
+			p.ids = append(p.ids, pr.ID)
+			p.raw = append(p.raw, pr.Data)
+			p.preps = append(p.preps, pr)
 			continue
 		}
 		r, err := UnmarshalRecord(e.Data)
@@ -319,15 +385,39 @@ func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
 			o.deadLetter([]dlqItem{{raw: e.Data, reason: "undecodable spool record: " + err.Error()}}, reasonUndecodable)
 			continue
 		}
-		batch = append(batch, r)
-		raw = append(raw, e.Data)
+		p.ids = append(p.ids, r.ID)
+		p.raw = append(p.raw, e.Data)
+		p.recs = append(p.recs, r)
 	}
-	for attempt := 0; len(batch) > 0; attempt++ {
+	return p
+}
+
+func (o *Output) prepareGeneric(data []byte) (Prepared, error) {
+	r, err := UnmarshalRecord(data)
+	if err != nil {
+		return Prepared{}, err
+	}
+	b, err := o.prep.Prepare(r)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("prepare alert %s: %w", r.ID, err)
+	}
+	return Prepared{ID: r.ID, Data: b}, nil
+}
+
+// deliver sends entries until none is left to retry, or ctx ends (error).
+func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
+	p := o.decode(entries)
+	for attempt := 0; len(p.ids) > 0; attempt++ {
 		if attempt > 0 {
-			o.m.retried.Add(float64(len(batch)))
+			o.m.retried.Add(float64(len(p.ids)))
 		}
 		start := time.Now()
-		err := o.s.Send(ctx, batch)
+		var err error
+		if o.prep != nil {
+			err = o.prep.SendPrepared(ctx, p.preps)
+		} else {
+			err = o.s.Send(ctx, p.recs)
+		}
 		o.m.latency.Observe(time.Since(start).Seconds())
 		var pe0 *PartialError
 		if err == nil || (errors.As(err, &pe0) && len(pe0.Retry) == 0) {
@@ -336,7 +426,7 @@ func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
 			o.setHealth(err)
 		}
 		if err == nil {
-			o.m.sent.Add(float64(len(batch)))
+			o.m.sent.Add(float64(len(p.ids)))
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -347,22 +437,22 @@ func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
 		var re *RecoverableError
 		switch {
 		case errors.As(err, &pe):
-			batch, raw = o.applyPartial(batch, raw, pe)
+			o.applyPartial(p, pe)
 			retryAfter = pe.RetryAfter
-			if len(batch) == 0 {
+			if len(p.ids) == 0 {
 				return nil
 			}
-			o.m.failed.Add(float64(len(batch)))
-			o.logger.Warn("some alerts not delivered; retrying them", "retry", len(batch), "attempt", attempt+1, "err", err)
+			o.m.failed.Add(float64(len(p.ids)))
+			o.logger.Warn("some alerts not delivered; retrying them", "retry", len(p.ids), "attempt", attempt+1, "err", err)
 		case errors.As(err, &re):
 			retryAfter = re.RetryAfter
-			o.m.failed.Add(float64(len(batch)))
-			o.logger.Warn("delivery failed; retrying", "alerts", len(batch), "attempt", attempt+1, "err", err)
+			o.m.failed.Add(float64(len(p.ids)))
+			o.logger.Warn("delivery failed; retrying", "alerts", len(p.ids), "attempt", attempt+1, "err", err)
 		default:
 			// Not known to be transient (authentication, a bad request): alerts have no TTL, so
 			// keep trying, but say it loudly -- a person probably has to act.
-			o.m.failed.Add(float64(len(batch)))
-			o.logger.Error("delivery failed; retrying", "alerts", len(batch), "attempt", attempt+1, "err", err)
+			o.m.failed.Add(float64(len(p.ids)))
+			o.logger.Error("delivery failed; retrying", "alerts", len(p.ids), "attempt", attempt+1, "err", err)
 		}
 		d := o.backoff.wait(attempt+1, retryAfter, o.rnd)
 		if err := o.sleep(ctx, d); err != nil {
@@ -373,24 +463,25 @@ func (o *Output) deliver(ctx context.Context, entries []spool.Entry) error {
 }
 
 // applyPartial counts and removes what the destination settled, dead-letters the rejected, and
-// returns the records still to send, in order.
-func (o *Output) applyPartial(batch Batch, raw [][]byte, pe *PartialError) (Batch, [][]byte) {
-	settled := make([]bool, len(batch))
+// leaves in p the records still to send, in order.
+func (o *Output) applyPartial(p *pending, pe *PartialError) {
+	n := len(p.ids)
+	settled := make([]bool, n)
 	mark := func(idx []int) int {
-		n := 0
+		k := 0
 		for _, i := range idx {
-			if i >= 0 && i < len(batch) && !settled[i] {
+			if i >= 0 && i < n && !settled[i] {
 				settled[i] = true
-				n++
+				k++
 			}
 		}
-		return n
+		return k
 	}
 	o.m.sent.Add(float64(mark(pe.Accepted)))
 	o.m.duplicates.Add(float64(mark(pe.Duplicates)))
 	var dl []dlqItem
 	for k, i := range pe.Rejected {
-		if i < 0 || i >= len(batch) || settled[i] {
+		if i < 0 || i >= n || settled[i] {
 			continue
 		}
 		settled[i] = true
@@ -398,20 +489,12 @@ func (o *Output) applyPartial(batch Batch, raw [][]byte, pe *PartialError) (Batc
 		if k < len(pe.RejectErrs) && pe.RejectErrs[k] != nil {
 			reason = pe.RejectErrs[k].Error()
 		}
-		dl = append(dl, dlqItem{id: batch[i].ID, raw: raw[i], reason: reason})
+		dl = append(dl, dlqItem{id: p.ids[i], raw: p.raw[i], reason: reason})
 	}
 	if len(dl) > 0 {
 		o.deadLetter(dl, reasonRejected)
 	}
-	var nb Batch
-	var nr [][]byte
-	for i := range batch {
-		if !settled[i] {
-			nb = append(nb, batch[i])
-			nr = append(nr, raw[i])
-		}
-	}
-	return nb, nr
+	p.keep(settled)
 }
 
 func (o *Output) deadLetter(items []dlqItem, reason string) {

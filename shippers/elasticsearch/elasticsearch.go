@@ -135,10 +135,11 @@ func (s *Shipper) ensureSetup(ctx context.Context) error {
 	return nil
 }
 
-// item is one document ready to send: its place in the batch and its two bulk lines.
+// item is one document ready to send: its place in the batch and where its two bulk lines
+// (action and document) lie in the request buffer.
 type item struct {
-	idx   int
-	lines []byte
+	idx      int
+	off, end int
 }
 
 // outcome collects per-item results of one Send.
@@ -156,8 +157,39 @@ func (o *outcome) add(f func(*shippers.PartialError)) {
 	o.mu.Unlock()
 }
 
-// Send implements shippers.Shipper.
+// Prepare implements shippers.Preparer: what the output spools is the alert's ECS document, so
+// the worker sends it without decoding a record or building a document per alert. The target
+// index is left out: it is chosen when the document is sent (from its @timestamp in index
+// mode), so a spool outlives a change of data_stream or index_prefix.
+func (s *Shipper) Prepare(r *shippers.Record) ([]byte, error) {
+	return Document(r)
+}
+
+// Send implements shippers.Shipper: it prepares the records, then sends them as SendPrepared
+// does.
 func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
+	prepared := make([]shippers.Prepared, len(batch))
+	var failed map[int]error
+	for i, r := range batch {
+		doc, err := s.Prepare(r)
+		if err != nil {
+			if failed == nil {
+				failed = map[int]error{}
+			}
+			failed[i] = fmt.Errorf("encode ECS document: %w", err)
+		}
+		prepared[i] = shippers.Prepared{ID: r.ID, Data: doc}
+	}
+	return s.send(ctx, prepared, failed)
+}
+
+// SendPrepared implements shippers.Preparer.
+func (s *Shipper) SendPrepared(ctx context.Context, batch []shippers.Prepared) error {
+	return s.send(ctx, batch, nil)
+}
+
+// send sends batch but the items of failed, which it rejects with their error.
+func (s *Shipper) send(ctx context.Context, batch []shippers.Prepared, failed map[int]error) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -165,44 +197,44 @@ func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
 		return err
 	}
 	out := &outcome{recover: true}
+	// Every item's two lines go into one buffer; a request's body is a run of consecutive items
+	// in it, so cutting requests (and splitting one after a 413) copies nothing.
+	n := 0
+	for _, p := range batch {
+		n += len(p.Data) + len(p.ID) + 80
+	}
+	buf := make([]byte, 0, n+len(s.cfg.DataStream))
 	items := make([]item, 0, len(batch))
-	for i, r := range batch {
-		doc, err := Document(r)
+	for i, p := range batch {
+		index, err := s.indexOf(p.Data)
+		if ferr := failed[i]; ferr != nil {
+			err = ferr
+		}
 		if err != nil {
 			out.pe.Rejected = append(out.pe.Rejected, i)
-			out.pe.RejectErrs = append(out.pe.RejectErrs, fmt.Errorf("encode ECS document: %w", err))
+			out.pe.RejectErrs = append(out.pe.RejectErrs, err)
 			continue
 		}
-		var b []byte
-		b = append(b, `{"create":{"_index":`...)
-		b = strconv.AppendQuote(b, s.cfg.indexFor(r.Alert.Time))
-		b = append(b, `,"_id":`...)
-		b = strconv.AppendQuote(b, r.ID)
-		b = append(b, "}}\n"...)
-		b = append(b, doc...)
-		b = append(b, '\n')
-		items = append(items, item{idx: i, lines: b})
+		off := len(buf)
+		buf = append(buf, `{"create":{"_index":`...)
+		buf = strconv.AppendQuote(buf, index)
+		buf = append(buf, `,"_id":`...)
+		buf = strconv.AppendQuote(buf, p.ID)
+		buf = append(buf, "}}\n"...)
+		buf = append(buf, bytes.TrimSpace(p.Data)...)
+		buf = append(buf, '\n')
+		items = append(items, item{idx: i, off: off, end: len(buf)})
 	}
-	// Chunks of at most flush_bytes, sent with at most `concurrency` in flight.
-	var chunks [][]item
-	var cur []item
-	size := 0
-	for _, it := range items {
-		if len(cur) > 0 && size+len(it.lines) > s.cfg.FlushBytes {
-			chunks = append(chunks, cur)
-			cur, size = nil, 0
+	// Requests of at most flush_bytes, one after another: concurrency comes from the output
+	// running `concurrency` batches at once (OutputConfig), which keeps the number of requests
+	// in flight at `concurrency` however batches are cut.
+	for from := 0; from < len(items); {
+		to := from + 1
+		for to < len(items) && items[to].end-items[from].off <= s.cfg.FlushBytes {
+			to++
 		}
-		cur = append(cur, it)
-		size += len(it.lines)
-	}
-	if len(cur) > 0 {
-		chunks = append(chunks, cur)
-	}
-	// The chunks of one batch go one after another: concurrency comes from the output running
-	// `concurrency` batches at once (OutputConfig), which keeps the number of requests in
-	// flight at `concurrency` however batches are cut.
-	for _, ch := range chunks {
-		s.sendChunk(ctx, ch, out)
+		s.sendChunk(ctx, buf, items[from:to], out)
+		from = to
 	}
 
 	pe := &out.pe
@@ -218,6 +250,39 @@ func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
 		return out.failure
 	}
 	return pe
+}
+
+// indexOf returns where a prepared document goes: the data stream, or in index mode the dated
+// index of its @timestamp (the first member of every document lanner writes).
+func (s *Shipper) indexOf(doc []byte) (string, error) {
+	if s.cfg.Mode == ModeDataStream {
+		return s.cfg.DataStream, nil
+	}
+	t, err := docTime(doc)
+	if err != nil {
+		return "", err
+	}
+	return s.cfg.indexFor(t), nil
+}
+
+// docTime reads a document's @timestamp.
+func docTime(doc []byte) (time.Time, error) {
+	const prefix = `{"@timestamp":"`
+	if rest, ok := bytes.CutPrefix(doc, []byte(prefix)); ok {
+		if i := bytes.IndexByte(rest, '"'); i > 0 {
+			if t, err := time.Parse(time.RFC3339Nano, string(rest[:i])); err == nil {
+				return t, nil
+			}
+		}
+	}
+	// Not lanner's own layout: read it the slow way.
+	var d struct {
+		Timestamp time.Time `json:"@timestamp"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || d.Timestamp.IsZero() {
+		return time.Time{}, fmt.Errorf("document without a readable @timestamp (%v)", err)
+	}
+	return d.Timestamp, nil
 }
 
 // bulkResponse is the part of a _bulk answer lanner reads (see filterPath).
@@ -237,19 +302,12 @@ type bulkItemOutcome struct {
 // filterPath asks Elasticsearch for the status and error of each item only.
 var filterPath = []string{"errors", "items.*.status", "items.*.error.type", "items.*.error.reason"}
 
-func (s *Shipper) sendChunk(ctx context.Context, ch []item, out *outcome) {
-	n := 0
-	for _, it := range ch {
-		n += len(it.lines)
-	}
-	body := bytes.NewBuffer(make([]byte, 0, n))
-	for _, it := range ch {
-		body.Write(it.lines)
-	}
+func (s *Shipper) sendChunk(ctx context.Context, buf []byte, ch []item, out *outcome) {
+	body := buf[ch[0].off:ch[len(ch)-1].end]
 	start := time.Now()
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	res, err := esapi.BulkRequest{Body: body, FilterPath: filterPath}.Do(rctx, s.client)
+	res, err := esapi.BulkRequest{Body: bytes.NewReader(body), FilterPath: filterPath}.Do(rctx, s.client)
 	if err != nil {
 		s.m.requests.WithLabelValues("error").Inc()
 		s.failChunk(ch, out, fmt.Errorf("bulk request of %d alerts: %w", len(ch), err), true, 0)
@@ -263,21 +321,33 @@ func (s *Shipper) sendChunk(ctx context.Context, ch []item, out *outcome) {
 		if len(ch) == 1 {
 			out.add(func(pe *shippers.PartialError) {
 				pe.Rejected = append(pe.Rejected, ch[0].idx)
-				pe.RejectErrs = append(pe.RejectErrs, fmt.Errorf("413 request entity too large: one alert of %d bytes exceeds http.max_content_length", len(ch[0].lines)))
+				pe.RejectErrs = append(pe.RejectErrs, fmt.Errorf("413 request entity too large: one alert of %d bytes exceeds http.max_content_length", ch[0].end-ch[0].off))
 			})
 			return
 		}
 		// Split and send again: not a retry of the same request, so no backoff.
-		s.logger.Debug("bulk request too large: splitting", "alerts", len(ch), "bytes", body.Len())
+		s.logger.Debug("bulk request too large: splitting", "alerts", len(ch), "bytes", len(body))
 		half := len(ch) / 2
-		s.sendChunk(ctx, ch[:half], out)
-		s.sendChunk(ctx, ch[half:], out)
+		s.sendChunk(ctx, buf, ch[:half], out)
+		s.sendChunk(ctx, buf, ch[half:], out)
 		return
 	}
 	if res.IsError() {
 		transient := res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500
 		s.failChunk(ch, out, fmt.Errorf("bulk request of %d alerts: %s: %s", len(ch), res.Status(), snippet(data)),
 			transient, retryAfter(res.Header))
+		return
+	}
+	ra := retryAfter(res.Header)
+	if rerr == nil && allCreated(data, len(ch)) {
+		out.add(func(pe *shippers.PartialError) {
+			for _, it := range ch {
+				pe.Accepted = append(pe.Accepted, it.idx)
+			}
+			if ra > 0 {
+				out.retryAfter = max(out.retryAfter, ra)
+			}
+		})
 		return
 	}
 	var br bulkResponse
@@ -288,7 +358,6 @@ func (s *Shipper) sendChunk(ctx context.Context, ch []item, out *outcome) {
 		s.failChunk(ch, out, fmt.Errorf("bulk response of %d items for %d alerts (%v): %s", len(br.Items), len(ch), rerr, snippet(data)), true, 0)
 		return
 	}
-	ra := retryAfter(res.Header)
 	out.add(func(pe *shippers.PartialError) {
 		for k, m := range br.Items {
 			classify(pe, ch[k].idx, m)
@@ -297,6 +366,15 @@ func (s *Shipper) sendChunk(ctx context.Context, ch []item, out *outcome) {
 			out.retryAfter = max(out.retryAfter, ra)
 		}
 	})
+}
+
+// allCreated reports, without decoding it, whether a bulk answer (filtered by filterPath) says
+// that all n items were created: "errors":false (no item failed, not even with a 409) and n
+// item statuses. Most answers are this one; anything else is decoded item by item.
+func allCreated(data []byte, n int) bool {
+	rest, ok := bytes.CutPrefix(bytes.TrimSpace(data), []byte(`{"errors":false,"items":[`))
+	return ok && bytes.Count(rest, []byte(`"status":`)) == n && bytes.Count(rest, []byte(`"status":20`)) == n &&
+		!bytes.Contains(rest, []byte(`"error"`))
 }
 
 // classify files one bulk item's outcome (STYLE.md §5): 2xx delivered, 409 on create
@@ -382,4 +460,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 func (m *metrics) unregister() { m.registration.Unregister() }
 
-var _ shippers.Shipper = (*Shipper)(nil)
+var (
+	_ shippers.Shipper  = (*Shipper)(nil)
+	_ shippers.Preparer = (*Shipper)(nil)
+)
