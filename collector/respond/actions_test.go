@@ -16,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/lannersec/lanner/collector/alert"
+	"github.com/lannersec/lanner/shippers"
 )
 
 var ctx = context.Background()
@@ -423,7 +424,7 @@ func TestRecord(t *testing.T) {
 	}
 	for k, v := range map[string]any{fieldPlaybook: "shells", fieldAction: "isolate_pod", fieldResult: "done", fieldObject: "pod shop/web-1",
 		fieldDryRun: false, fieldResponder: "responder-1", fieldRule: a.Rule, fieldPriority: "Notice", fieldHost: "node-a",
-		"k8s.ns.name": "shop", "k8s.pod.name": "web-1"} {
+		"k8s.ns.name": "shop", "k8s.pod.name": "web-1", fieldID: shippers.AlertID(a)} {
 		if r.OutputFields[k] != v {
 			t.Errorf("%s = %v, want %v", k, r.OutputFields[k], v)
 		}
