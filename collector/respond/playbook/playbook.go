@@ -106,12 +106,14 @@ type Match struct {
 // Alert reports whether a and its namespace (the pod's, "" when the alert names none) satisfy
 // every criterion but PodLabels.
 func (m *Match) Alert(a *alert.Alert, namespace string) bool {
-	if len(m.Rules) > 0 || m.RuleRegex != nil {
-		if !slices.Contains(m.Rules, a.Rule) && (m.RuleRegex == nil || !m.RuleRegex.MatchString(a.Rule)) {
-			return false
-		}
-	}
+	// The cheap criteria first: a regular expression runs only for alerts that pass the rest.
 	if m.HasPriority && !a.Priority.AtLeast(m.MinPriority) {
+		return false
+	}
+	if len(m.Namespaces) > 0 && !slices.Contains(m.Namespaces, namespace) {
+		return false
+	}
+	if namespace != "" && slices.Contains(m.ExcludeNamespaces, namespace) {
 		return false
 	}
 	for _, t := range m.Tags {
@@ -119,11 +121,8 @@ func (m *Match) Alert(a *alert.Alert, namespace string) bool {
 			return false
 		}
 	}
-	if len(m.Namespaces) > 0 && !slices.Contains(m.Namespaces, namespace) {
-		return false
-	}
-	if namespace != "" && slices.Contains(m.ExcludeNamespaces, namespace) {
-		return false
+	if len(m.Rules) > 0 || m.RuleRegex != nil {
+		return slices.Contains(m.Rules, a.Rule) || (m.RuleRegex != nil && m.RuleRegex.MatchString(a.Rule))
 	}
 	return true
 }
