@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -28,10 +27,10 @@ type NATSSource struct {
 	subs []*natsgo.Subscription
 
 	// ctx is the handlers' context: it outlives Run's so that draining finishes the alerts
-	// already received, each within alertTimeout.
+	// already received, each within alertTimeout. Drain waits for the handlers; only when it
+	// gives up are they cancelled.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // NewNATSSource connects and subscribes. A server that is down at start does not fail it: the
@@ -96,8 +95,6 @@ func NewNATSSource(cfg NATS, r *Responder, logger *slog.Logger) (*NATSSource, er
 // handle runs in the subscription's goroutine: messages of one subscription are handled one at
 // a time, in order.
 func (s *NATSSource) handle(m *natsgo.Msg) {
-	s.wg.Add(1)
-	defer s.wg.Done()
 	ctx, cancel := context.WithTimeout(s.ctx, alertTimeout)
 	defer cancel()
 	if _, err := s.r.Receive(ctx, "nats", m.Data); err != nil {
@@ -135,5 +132,4 @@ func (s *NATSSource) Run(ctx context.Context) error {
 func (s *NATSSource) close() {
 	s.cancel()
 	s.nc.Close()
-	s.wg.Wait()
 }
