@@ -22,6 +22,7 @@ import (
 
 	"github.com/lannersec/lanner/collector/respond"
 	"github.com/lannersec/lanner/shippers"
+	shttp "github.com/lannersec/lanner/shippers/http"
 	"github.com/lannersec/lanner/shippers/nats"
 )
 
@@ -230,5 +231,80 @@ func TestRespondCommand(t *testing.T) {
 	}
 	if code, _, _ := exec("respond"); code != 2 {
 		t.Errorf("no --config: %d", code)
+	}
+}
+
+// TestRespondOverHTTP: lanner's http output, carrying the bearer token as a header, posts an
+// alert to the responder's endpoint (token read from http.bearer_token_file) and the playbook
+// runs; without the token the output gets a 401, which it does not retry.
+func TestRespondOverHTTP(t *testing.T) {
+	const podNS, podName = "shop", "web-1"
+	cs := fake.NewClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: podName, Namespace: podNS, UID: "u1"}})
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("t0ken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cfgFile := filepath.Join(dir, "respond.yaml")
+	cfgText := fmt.Sprintf(`http: {listen: %s, alert_path: /alerts, bearer_token_file: %s}
+outputs:
+  stdout: {enabled: true}
+playbooks:
+  - name: tag
+    match: {priority: critical}
+    actions:
+      - label_pod: {labels: {lanner.dev/seen: "yes"}}
+`, addr, tokenFile)
+	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := respond.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, logs := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runResponder(ctx, cfg, cs, stdout, logs) }()
+	waitFor(t, "the responder listening", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	a, err := shippers.ParseFalcoJSON([]byte(`{"hostname":"node-a","output":"12:00:00.000000000: Critical x","output_fields":{"k8s.ns.name":"shop","k8s.pod.name":"web-1"},"priority":"Critical","rule":"Some Rule","source":"syscall","tags":[],"time":"2026-11-26T12:00:00.000000000Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(headers []string) error {
+		sh, err := shttp.New(shttp.Config{URL: "http://" + addr + "/alerts", Headers: headers}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sh.Close()
+		return sh.Send(ctx, shippers.Batch{shippers.NewRecord(a, "", "")})
+	}
+	err = send(nil)
+	if err == nil || shippers.IsRecoverable(err) {
+		t.Errorf("without the token: %v (want a rejection)", err)
+	}
+	if err := send([]string{"Authorization: Bearer t0ken"}); err != nil {
+		t.Fatal(err)
+	}
+	pod, _ := cs.CoreV1().Pods(podNS).Get(ctx, podName, metav1.GetOptions{})
+	if pod.Labels["lanner.dev/seen"] != "yes" {
+		t.Errorf("pod labels %v", pod.Labels)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("responder: %v\n%s", err, logs.String())
+	}
+	// The record went to stdout (flushed at shutdown) as a Falco JSON line.
+	if out := stdout.String(); !strings.Contains(out, `"rule":"Response: tag/label_pod"`) || !strings.Contains(out, `"lanner.response.result":"done"`) {
+		t.Errorf("stdout: %q", out)
 	}
 }
