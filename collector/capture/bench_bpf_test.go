@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +19,9 @@ import (
 	"unsafe"
 
 	"github.com/lannersec/lanner/collector/capture"
+	"github.com/lannersec/lanner/collector/engine"
 	"github.com/lannersec/lanner/collector/event"
+	"github.com/lannersec/lanner/collector/fields"
 	"github.com/lannersec/lanner/collector/state"
 )
 
@@ -34,17 +37,20 @@ func TestMain(m *testing.M) {
 }
 
 // child runs a workload ("openclose:N", "openreadclose:N", "forkexec:N", "connect:N") and prints
-// the nanoseconds per iteration.
+// the nanoseconds per iteration: elapsed, then the CPU time of the process (which a busy machine
+// inflates much less than the elapsed time: waiting for a core is not counted).
 func child(spec string) int {
 	kind, nstr, _ := strings.Cut(spec, ":")
 	n, _ := strconv.Atoi(nstr)
 	path, _ := syscall.BytePtrFromString("/etc/hostname")
 	var buf [64]byte
 	var start time.Time
+	var cpu0 int64
+	startClocks := func() { cpu0 = cpuTime(); start = time.Now() }
 	fail := func(what string, err error) int { fmt.Fprintln(os.Stderr, what+":", err); return 1 }
 	switch kind {
 	case "openclose", "openreadclose":
-		start = time.Now()
+		startClocks()
 		for range n {
 			fd, _, e := syscall.RawSyscall6(syscall.SYS_OPENAT, uintptr(0xffffffffffffff9c), uintptr(unsafe.Pointer(path)), syscall.O_RDONLY, 0, 0, 0)
 			if e != 0 {
@@ -56,7 +62,7 @@ func child(spec string) int {
 			syscall.RawSyscall(syscall.SYS_CLOSE, fd, 0, 0)
 		}
 	case "forkexec":
-		start = time.Now()
+		startClocks()
 		for range n {
 			pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
 			if err != nil {
@@ -79,7 +85,7 @@ func child(spec string) int {
 			return fail("listen", err)
 		}
 		sa, _ := syscall.Getsockname(ln)
-		start = time.Now()
+		startClocks()
 		for range n {
 			c, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 			if err != nil {
@@ -96,31 +102,48 @@ func child(spec string) int {
 			syscall.Close(c)
 		}
 	case "getppid":
-		start = time.Now()
+		startClocks()
 		for range n {
 			syscall.RawSyscall(syscall.SYS_GETPPID, 0, 0, 0)
 		}
 	default:
 		return 2
 	}
-	fmt.Println(time.Since(start).Nanoseconds() / int64(max(n, 1)))
+	wall, cpu := time.Since(start).Nanoseconds(), cpuTime()-cpu0
+	fmt.Println(wall/int64(max(n, 1)), cpu/int64(max(n, 1)))
 	return 0
 }
 
+// cpuTime is the CPU time this process has used, in ns (CLOCK_PROCESS_CPUTIME_ID).
+func cpuTime() int64 {
+	var ts syscall.Timespec
+	const clockProcessCPUTime = 2
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+// sample is one workload measurement in ns per iteration.
+type sample struct{ wall, cpu float64 }
+
 // runChildN runs the workload with n iterations, runs times, and returns the best ns per
-// iteration: the minimum is the least noisy estimate of the intrinsic cost on a shared VM.
-func runChildN(b *testing.B, kind string, n, runs int) float64 {
+// iteration (elapsed and CPU, each its minimum): the minimum is the least noisy estimate of the
+// intrinsic cost on a shared VM.
+func runChildN(b *testing.B, kind string, n, runs int) sample {
 	b.Helper()
-	best := 0.0
+	var best sample
 	for range runs {
-		if v := runChildOnce(b, kind, n); best == 0 || v < best {
-			best = v
+		v := runChildOnce(b, kind, n)
+		if best.wall == 0 || v.wall < best.wall {
+			best.wall = v.wall
+		}
+		if best.cpu == 0 || v.cpu < best.cpu {
+			best.cpu = v.cpu
 		}
 	}
 	return best
 }
 
-func runChildOnce(b *testing.B, kind string, n int) float64 {
+func runChildOnce(b *testing.B, kind string, n int) sample {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", childEnv, kind, n))
@@ -128,11 +151,42 @@ func runChildOnce(b *testing.B, kind string, n int) float64 {
 	if err != nil {
 		b.Fatalf("workload: %v", err)
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil {
-		b.Fatalf("workload output %q", out)
+	var v sample
+	if _, err := fmt.Sscan(string(out), &v.wall, &v.cpu); err != nil {
+		b.Fatalf("workload output %q: %v", out, err)
 	}
 	return v
+}
+
+// stableRules is what `lanner run` hands the kernel with Falco's stable rules loaded: the
+// syscalls they (and the state) need and the open filter computed from them.
+func stableRules(b *testing.B) ([]uint16, *capture.OpenFilter) {
+	b.Helper()
+	dir := os.Getenv("LANNER_COMPAT_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "compat")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "falco_rules.yaml"))
+	if err != nil {
+		b.Fatalf("reading the stable rules (set LANNER_COMPAT_DIR to override): %v", err)
+	}
+	rs, res := engine.Load([]engine.File{{Name: "falco_rules.yaml", Data: data}}, engine.Options{Registry: fields.NewRegistry()})
+	if !res.OK() {
+		b.Fatalf("loading the stable rules: %v", res.Err())
+	}
+	var types []uint16
+	all := false
+	for _, r := range rs.Rules() {
+		if r.Source == event.SourceSyscall && rs.IsEnabled(r.Name) {
+			types = append(types, r.EventTypes...)
+			all = all || r.AllTypes
+		}
+	}
+	var of *capture.OpenFilter
+	if s := rs.OpenScope(); !s.Any {
+		of = &capture.OpenFilter{Writes: s.Writes, Paths: s.Odd, Prefixes: s.Prefixes}
+	}
+	return capture.InterestingSyscalls(types, all), of
 }
 
 func needRoot(b *testing.B) {
@@ -150,9 +204,9 @@ type collector struct {
 	wg     sync.WaitGroup
 }
 
-func startCollector(b *testing.B, syscalls []uint16) *collector {
+func startCollector(b *testing.B, syscalls []uint16, of *capture.OpenFilter) *collector {
 	b.Helper()
-	p, err := capture.Open(capture.Config{Syscalls: syscalls})
+	p, err := capture.Open(capture.Config{Syscalls: syscalls, OpenFilter: of})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,12 +249,16 @@ func (c *collector) stop(b *testing.B) capture.Stats {
 
 // BenchmarkOverhead runs, for each workload, interleaved rounds of: nothing attached, the no-op
 // tracepoint program (the floor every syscall-tracepoint capture pays), lanner with the stable
-// rules' syscall set (events reported, decoded, applied to the state) and lanner with the
-// workload's syscalls filtered in the kernel. Interleaving spreads the noise of a shared VM over
-// all modes; each round takes the best of three runs. Reported: median ns per iteration per
-// mode and the median ratios lanner/none and lanner/floor.
+// rules (their syscall set and open filter: what `lanner run` loads; events reported, decoded,
+// applied to the state), the same without the open filter (every open of the set reported), and
+// lanner with the workload's syscalls left out in the kernel. Interleaving spreads the noise of a
+// shared VM over all modes; each round takes the best of three runs. Reported: median ns per
+// iteration per mode, elapsed and CPU time of the workload, the median ratios lanner/none and
+// lanner/floor (and their CPU-time versions), and the CPU the collector process used per
+// workload iteration.
 func BenchmarkOverhead(b *testing.B) {
 	needRoot(b)
+	stableSet, stableFilter := stableRules(b)
 	workloads := []struct {
 		name  string
 		iters int
@@ -213,13 +271,14 @@ func BenchmarkOverhead(b *testing.B) {
 	const rounds = 5
 	for _, w := range workloads {
 		b.Run(w.name, func(b *testing.B) {
-			modes := []string{"none", "floor", "lanner", "lanner_filtered"}
-			samples := map[string][]float64{}
-			var drops, events uint64
+			modes := []string{"none", "floor", "lanner", "lanner_nofilter", "lanner_filtered"}
+			samples := map[string][]sample{}
+			var drops, events, filtered uint64
+			var collectorCPU, collectorIters float64
 			for range b.N {
 				for range rounds {
 					for _, m := range modes {
-						var v float64
+						var v sample
 						switch m {
 						case "none":
 							v = runChildN(b, w.name, w.iters, 3)
@@ -230,40 +289,73 @@ func BenchmarkOverhead(b *testing.B) {
 							}
 							v = runChildN(b, w.name, w.iters, 3)
 							f.Close()
-						case "lanner", "lanner_filtered":
-							var set []uint16 // nil: the stable rules' set
-							if m == "lanner_filtered" {
-								set = []uint16{62} // kill: nothing the workloads call
+						case "lanner", "lanner_nofilter", "lanner_filtered":
+							set, of := stableSet, stableFilter
+							switch m {
+							case "lanner_nofilter":
+								of = nil
+							case "lanner_filtered":
+								set, of = []uint16{62}, nil // kill: nothing the workloads call
 							}
-							c := startCollector(b, set)
+							c := startCollector(b, set, of)
+							cpu0 := selfCPU()
 							v = runChildN(b, w.name, w.iters, 3)
 							time.Sleep(20 * time.Millisecond)
 							st := c.stop(b)
 							drops += st.Drops()
-							events += c.events.Load()
+							if m == "lanner" {
+								collectorCPU += float64(selfCPU() - cpu0)
+								collectorIters += float64(3 * w.iters)
+								events += c.events.Load()
+								filtered += st.Filtered
+							}
 						}
 						samples[m] = append(samples[m], v)
 					}
 				}
 			}
-			ratio := func(a, d string) float64 {
+			ratio := func(a, d string, cpu bool) float64 {
 				var r []float64
 				for i := range samples[a] {
-					r = append(r, samples[a][i]/samples[d][i])
+					x, y := samples[a][i].wall, samples[d][i].wall
+					if cpu {
+						x, y = samples[a][i].cpu, samples[d][i].cpu
+					}
+					r = append(r, x/y)
 				}
 				return median(r)
 			}
 			for _, m := range modes {
-				b.ReportMetric(median(samples[m]), "ns/"+m)
+				var wall, cpu []float64
+				for _, s := range samples[m] {
+					wall, cpu = append(wall, s.wall), append(cpu, s.cpu)
+				}
+				b.ReportMetric(median(wall), "ns/"+m)
+				b.ReportMetric(median(cpu), "cpu-ns/"+m)
 			}
-			b.ReportMetric(ratio("lanner", "none"), "lanner/none")
-			b.ReportMetric(ratio("lanner", "floor"), "lanner/floor")
-			b.ReportMetric(ratio("lanner_filtered", "floor"), "filtered/floor")
-			b.ReportMetric(ratio("floor", "none"), "floor/none")
+			b.ReportMetric(ratio("lanner", "none", false), "lanner/none")
+			b.ReportMetric(ratio("lanner", "floor", false), "lanner/floor")
+			b.ReportMetric(ratio("lanner", "floor", true), "cpu:lanner/floor")
+			b.ReportMetric(ratio("lanner_nofilter", "floor", false), "nofilter/floor")
+			b.ReportMetric(ratio("lanner_nofilter", "floor", true), "cpu:nofilter/floor")
+			b.ReportMetric(ratio("lanner_filtered", "floor", false), "filtered/floor")
+			b.ReportMetric(ratio("floor", "none", false), "floor/none")
+			b.ReportMetric(collectorCPU/max(collectorIters, 1), "collector-cpu-ns/iter")
 			b.ReportMetric(float64(drops), "drops")
 			b.ReportMetric(float64(events), "events")
+			b.ReportMetric(float64(filtered), "kernel-filtered")
 		})
 	}
+}
+
+// selfCPU is the CPU time of this process (the collector and the harness; the workload runs in
+// children), in ns.
+func selfCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 func median(v []float64) float64 {
@@ -281,7 +373,7 @@ func BenchmarkSustainedRate(b *testing.B) {
 	needRoot(b)
 	// open and close both reported: two records per loop iteration
 	closeNr, _ := event.TypeByName("close")
-	c := startCollector(b, append(capture.DefaultSyscalls(), closeNr))
+	c := startCollector(b, append(capture.DefaultSyscalls(), closeNr), nil)
 	start := time.Now()
 	for range b.N {
 		var wg sync.WaitGroup

@@ -216,7 +216,7 @@ func TestKernelConfig(t *testing.T) {
 		if !ok {
 			t.Fatalf("no syscall %s", tt.name)
 		}
-		if got := kernelConfig(nr); got != tt.want {
+		if got := kernelConfig(nr, nil); got != tt.want {
 			t.Errorf("kernelConfig(%s) = %v, want %v", tt.name, got, tt.want)
 		}
 	}

@@ -20,6 +20,8 @@ type Config struct {
 	// WakeupFraction: the kernel forces a wakeup only once the ring is this full (default 1/16);
 	// below that, records wait for the next poll.
 	WakeupFraction float64
+	// OpenFilter lets the kernel drop the opens no loaded rule can match; nil reports them all.
+	OpenFilter *OpenFilter
 	// PollInterval bounds how long a record can sit in the ring (default 10ms).
 	PollInterval time.Duration
 	// Logger receives load progress and libbpf's complaints; nil means slog.Default().
@@ -55,6 +57,9 @@ type Stats struct {
 	// SkippedCompat counts 32-bit (ia32) syscalls of interesting numbers that were not reported:
 	// their numbers mean other calls in the x86_64 table (ia32 support is not written yet).
 	SkippedCompat uint64
+	// Filtered counts the opens the OpenFilter dropped in the kernel: no loaded rule could
+	// match them. They are not losses.
+	Filtered uint64
 }
 
 // Drops is the total number of records the kernel could not deliver.

@@ -37,7 +37,10 @@ type Probe struct {
 	ring     *ring
 	scCfg    *bpf.BPFMap
 	counters *bpf.BPFMap
+	prefixes *bpf.BPFMap
 	enabled  map[uint16]bool
+	open     *OpenFilter
+	inTrie   map[string]bool
 	poll     time.Duration
 	bootTime int64
 }
@@ -56,7 +59,11 @@ func Open(cfg Config) (*Probe, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Probe{log: cfg.Logger, mod: mod, poll: cfg.PollInterval, enabled: map[uint16]bool{}}
+	if err := cfg.OpenFilter.Validate(); err != nil {
+		mod.Close()
+		return nil, err
+	}
+	p := &Probe{log: cfg.Logger, mod: mod, poll: cfg.PollInterval, enabled: map[uint16]bool{}, inTrie: map[string]bool{}}
 	fail := func(err error) (*Probe, error) { p.Close(); return nil, err }
 
 	events, err := mod.GetMap("events")
@@ -76,6 +83,13 @@ func Open(cfg Config) (*Probe, error) {
 	if p.counters, err = mod.GetMap("counters"); err != nil {
 		return fail(err)
 	}
+	if p.prefixes, err = mod.GetMap("open_prefixes"); err != nil {
+		return fail(err)
+	}
+	if err := p.setPrefixes(cfg.OpenFilter); err != nil {
+		return fail(err)
+	}
+	p.open = cfg.OpenFilter
 	st, err := mod.GetMap("settings")
 	if err != nil {
 		return fail(err)
@@ -105,7 +119,8 @@ func Open(cfg Config) (*Probe, error) {
 		}
 		p.links = append(p.links, link)
 	}
-	p.log.Info("eBPF capture attached", "programs", len(p.links), "ring_bytes", size, "syscalls", len(cfg.Syscalls))
+	p.log.Info("eBPF capture attached", "programs", len(p.links), "ring_bytes", size, "syscalls", len(cfg.Syscalls),
+		"open_filter", cfg.OpenFilter != nil)
 	return p, nil
 }
 
@@ -167,7 +182,7 @@ func (p *Probe) SetSyscalls(nrs []uint16) error {
 	}
 	for nr := range want {
 		key := uint32(nr)
-		val := kernelConfig(nr)
+		val := kernelConfig(nr, p.open)
 		if err := p.scCfg.Update(unsafe.Pointer(&key), unsafe.Pointer(&val[0])); err != nil {
 			return fmt.Errorf("set syscall %d: %w", nr, err)
 		}
@@ -182,6 +197,62 @@ func (p *Probe) SetSyscalls(nrs []uint16) error {
 		}
 	}
 	p.enabled = want
+	return nil
+}
+
+// SetOpenFilter replaces the open filter (nil: report every open), after a rules reload. The
+// kernel reports every open while the filter changes, so no open the new rules want is lost.
+func (p *Probe) SetOpenFilter(f *OpenFilter) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	nrs := make([]uint16, 0, len(p.enabled))
+	for nr := range p.enabled {
+		nrs = append(nrs, nr)
+	}
+	p.open = nil
+	if err := p.SetSyscalls(nrs); err != nil {
+		return err
+	}
+	if err := p.setPrefixes(f); err != nil {
+		return err
+	}
+	p.open = f
+	return p.SetSyscalls(nrs)
+}
+
+// setPrefixes makes the kernel's prefix trie hold f's prefixes.
+func (p *Probe) setPrefixes(f *OpenFilter) error {
+	want := map[string]bool{}
+	if f != nil {
+		for _, pfx := range f.Prefixes {
+			want[pfx] = true
+		}
+	}
+	one := uint8(1)
+	for pfx := range want {
+		if p.inTrie[pfx] {
+			continue
+		}
+		k, ok := prefixKey(pfx)
+		if !ok {
+			continue // longer than a trie key: such paths are always reported
+		}
+		if err := p.prefixes.Update(unsafe.Pointer(&k[0]), unsafe.Pointer(&one)); err != nil {
+			return fmt.Errorf("set open filter prefix %q: %w", pfx, err)
+		}
+		p.inTrie[pfx] = true
+	}
+	for pfx := range p.inTrie {
+		if want[pfx] {
+			continue
+		}
+		k, _ := prefixKey(pfx)
+		if err := p.prefixes.DeleteKey(unsafe.Pointer(&k[0])); err != nil {
+			return fmt.Errorf("unset open filter prefix %q: %w", pfx, err)
+		}
+		delete(p.inTrie, pfx)
+	}
 	return nil
 }
 
@@ -218,7 +289,7 @@ func (p *Probe) Stats() (Stats, error) {
 			v[i] += le.Uint64(b[off:])
 		}
 	}
-	return Stats{Events: v[counterEvents], DropsBuffer: v[counterDropBuffer], DropsSize: v[counterDropSize], DropsProc: v[counterDropBufferProc], SkippedCompat: v[counterCompat]}, nil
+	return Stats{Events: v[counterEvents], DropsBuffer: v[counterDropBuffer], DropsSize: v[counterDropSize], DropsProc: v[counterDropBufferProc], SkippedCompat: v[counterCompat], Filtered: v[counterFiltered]}, nil
 }
 
 // BootTime is the epoch time of boot in ns: Record.Time + BootTime is an epoch time.

@@ -40,9 +40,14 @@ func needRoot(t *testing.T) {
 
 func startRecorder(t *testing.T) *recorder {
 	t.Helper()
-	needRoot(t)
 	// The stable rules' set plus close, whose fd the kernel describes.
-	p, err := Open(Config{RingBytesPerCPU: 4 << 20, Syscalls: append(DefaultSyscalls(), nr("close"), nr("fchdir"))})
+	return startRecorderWith(t, Config{RingBytesPerCPU: 4 << 20, Syscalls: append(DefaultSyscalls(), nr("close"), nr("fchdir"))})
+}
+
+func startRecorderWith(t *testing.T, cfg Config) *recorder {
+	t.Helper()
+	needRoot(t)
+	p, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -174,8 +174,9 @@ func DefaultSyscalls() []uint16 {
 	return InterestingSyscalls(rt, false)
 }
 
-// kernelConfig is the sc_cfg map value (struct sc_cfg in lanner.bpf.c).
-func kernelConfig(nr uint16) [16]byte {
+// kernelConfig is the sc_cfg map value (struct sc_cfg in lanner.bpf.c) of syscall nr, with the
+// open filter f (nil: none).
+func kernelConfig(nr uint16, f *OpenFilter) [16]byte {
 	l := LayoutOf(nr)
 	var c [16]byte
 	c[0] = 1
@@ -200,5 +201,6 @@ func kernelConfig(nr uint16) [16]byte {
 	if l.Cwd {
 		c[8] |= scCwd
 	}
+	c[9], c[10], c[11] = openFilterConfig(nr, f)
 	return c
 }

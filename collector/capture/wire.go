@@ -70,6 +70,7 @@ const (
 	counterDropSize       = 2
 	counterDropBufferProc = 3
 	counterCompat         = 4
+	counterFiltered       = 5
 	numCounters           = 8
 )
 
