@@ -48,7 +48,7 @@ The responder runs as its own Deployment, apart from the node collector (lanner 
 DaemonSet never holds write access to the cluster.
 
 --dry-run overrides the file's dry_run: every action is recorded as what it would do, and no
-Kubernetes or webhook call is made. --print-rbac prints the ClusterRole the configuration needs
+Kubernetes or webhook call is made (but reading a pod to match a playbook's pod_labels). --print-rbac prints the ClusterRole the configuration needs
 (the verbs of the actions that run for real) and exits.
 
 /metrics, /healthz and /readyz are served on http.listen. Exit status: 0 after a clean shutdown
