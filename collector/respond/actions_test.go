@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/lannersec/lanner/collector/alert"
@@ -454,4 +457,82 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 	if _, err := New(cfg, newFixture(t, playbookYAML("      - isolate_pod\n")).cs, nil, nil, nil); err == nil {
 		t.Error("nil sink accepted")
 	}
+}
+
+// Alerts about one pod arriving together are handled one after the other: the first labels the
+// pod, the others find it labeled; exactly one write.
+func TestConcurrentAlertsOnePod(t *testing.T) {
+	f := newFixture(t, "rate_limit: {burst: 100}\n"+playbookYAML("      - label_pod: {labels: {x: y}}\n"), testPod("shop", "web-1"))
+	// A slow network: each read of the pod returns a moment after the API server answered, which
+	// is when another alert would read the pod still unlabeled were alerts about it not handled
+	// one at a time. (The fake serializes its own calls, so the delay is outside it.)
+	r, err := New(f.r.cfg, slowClient{f.cs}, f.sink, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.r = r
+	alerts := make([]*alert.Alert, 20)
+	for i := range alerts {
+		alerts[i] = shellAlert("shop", "web-1")
+	}
+	results := make(chan Result, len(alerts))
+	var wg sync.WaitGroup
+	for _, a := range alerts {
+		wg.Go(func() {
+			for _, o := range f.r.Handle(ctx, a) {
+				results <- o.Result
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	count := map[Result]int{}
+	for r := range results {
+		count[r]++
+	}
+	if count[ResultDone] != 1 || count[ResultUnchanged] != 19 {
+		t.Errorf("results %v, want 1 done and 19 unchanged", count)
+	}
+	if n := len(patches(f.cs)); n != 1 {
+		t.Errorf("%d patches, want 1", n)
+	}
+}
+
+func TestDedupeWindow(t *testing.T) {
+	d := newDedupe(3)
+	for _, id := range []string{"a", "b", "c"} {
+		if !d.add(id) {
+			t.Fatalf("%s taken for a duplicate", id)
+		}
+	}
+	if d.add("a") || d.add("c") {
+		t.Error("duplicate within the window accepted")
+	}
+	if !d.add("d") { // evicts a
+		t.Error("d refused")
+	}
+	if !d.add("a") {
+		t.Error("a is out of the window and new again")
+	}
+	if d.add("d") {
+		t.Error("d accepted twice")
+	}
+}
+
+type slowClient struct{ *fake.Clientset }
+
+func (c slowClient) CoreV1() corev1client.CoreV1Interface { return slowCore{c.Clientset.CoreV1()} }
+
+type slowCore struct{ corev1client.CoreV1Interface }
+
+func (c slowCore) Pods(ns string) corev1client.PodInterface {
+	return slowPods{c.CoreV1Interface.Pods(ns)}
+}
+
+type slowPods struct{ corev1client.PodInterface }
+
+func (p slowPods) Get(ctx context.Context, name string, opts metav1.GetOptions) (*corev1.Pod, error) {
+	pod, err := p.PodInterface.Get(ctx, name, opts)
+	time.Sleep(2 * time.Millisecond)
+	return pod, err
 }
