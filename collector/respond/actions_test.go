@@ -536,3 +536,16 @@ func (p slowPods) Get(ctx context.Context, name string, opts metav1.GetOptions) 
 	time.Sleep(2 * time.Millisecond)
 	return pod, err
 }
+
+// A failure after a partial change says both: the policy was created, then labeling failed.
+func TestIsolatePartialFailureRecordsBoth(t *testing.T) {
+	f := newFixture(t, playbookYAML("      - isolate_pod\n"), testPod("shop", "web-1"))
+	f.cs.PrependReactor("patch", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "web-1", errors.New("RBAC"))
+	})
+	out := f.r.Handle(ctx, shellAlert("shop", "web-1"))
+	wantResults(t, out, ResultFailed)
+	if d := out[0].Detail; !strings.HasPrefix(d, "created NetworkPolicy lanner-quarantine; then labeling the pod: ") || !strings.Contains(d, "forbidden") {
+		t.Errorf("detail %q", d)
+	}
+}

@@ -44,6 +44,9 @@ func NewNATSSource(cfg NATS, r *Responder, logger *slog.Logger) (*NATSSource, er
 		logger = slog.New(slog.DiscardHandler)
 	}
 	log := logger.With("component", "nats-source")
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
 	opts := []natsgo.Option{natsgo.Name("lanner-respond"), natsgo.Timeout(cfg.Timeout),
 		natsgo.RetryOnFailedConnect(true), natsgo.MaxReconnects(-1),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) { log.Warn("nats disconnected", "err", err) }),

@@ -349,7 +349,14 @@ func (ar *alertRun) action(ctx context.Context, pb *playbook.Playbook, i int, ac
 		o.Result, o.Detail, o.Object, err = ar.cluster(ctx, act)
 	}
 	if err != nil {
-		o.Result, o.Detail = ResultFailed, err.Error()
+		// What was done before the failure stays in the record (a policy created, then the
+		// label refused).
+		if o.Detail != "" {
+			o.Detail += "; then " + err.Error()
+		} else {
+			o.Detail = err.Error()
+		}
+		o.Result = ResultFailed
 	}
 	return o
 }
