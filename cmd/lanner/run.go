@@ -315,8 +315,21 @@ func (c *collector) openCapture() error {
 	prio, _ := alert.ParsePriority(c.cfg.Priority)
 	types, all := syscallTypes(c.rs, prio)
 	sc := capture.InterestingSyscalls(types, all)
+	// The opens no running rule can match (most of them: reads of ordinary files) are dropped in
+	// the kernel. rs has the minimum priority set, so OpenScope sees the running rules.
+	var openFilter *capture.OpenFilter
+	switch s := c.rs.OpenScope(); {
+	case s.Any:
+		c.log.Info("every open is reported: a running rule can match any open")
+	case len(s.Prefixes) > capture.MaxOpenPrefixes:
+		c.log.Info("every open is reported: the rules test more path prefixes than the kernel filter holds",
+			"prefixes", len(s.Prefixes), "max", capture.MaxOpenPrefixes)
+	default:
+		openFilter = &capture.OpenFilter{Writes: s.Writes, Paths: s.Odd, Prefixes: s.Prefixes}
+		c.log.Info("opens filtered in the kernel", "writes", s.Writes, "odd_paths", s.Odd, "prefixes", len(s.Prefixes))
+	}
 	p, err := capture.Open(capture.Config{Syscalls: sc, RingBytesPerCPU: cfg.RingBytesPerCPU,
-		PollInterval: cfg.PollInterval, Logger: c.log})
+		PollInterval: cfg.PollInterval, OpenFilter: openFilter, Logger: c.log})
 	if err != nil {
 		return captureError(err)
 	}

@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/lannersec/lanner/collector/event"
@@ -74,6 +75,46 @@ func prefixKey(p string) ([prefixKeySize]byte, bool) {
 	binary.LittleEndian.PutUint32(k[:4], uint32(len(p)*8))
 	copy(k[4:], p)
 	return k, true
+}
+
+// prefixWordsSize is struct pfx_words: a count, padding, then PFX_WORDS words and masks.
+const (
+	prefixWords     = 16
+	prefixWordsSize = 8 + 16*prefixWords
+)
+
+// prefixWords is the open_prefix_words value for prefixes: the distinct first eight bytes of the
+// prefixes with their masks (a shorter prefix compares only its own bytes), or a count beyond
+// PFX_WORDS when there are too many distinct words, which makes the kernel go to the trie.
+func prefixWordsValue(prefixes []string) [prefixWordsSize]byte {
+	var v [prefixWordsSize]byte
+	type wm struct{ w, m uint64 }
+	var seen []wm
+	for _, p := range prefixes {
+		if _, ok := prefixKey(p); !ok {
+			continue // never in the trie
+		}
+		var b [8]byte
+		n := copy(b[:], p)
+		x := wm{w: binary.LittleEndian.Uint64(b[:]), m: ^uint64(0)}
+		if n < 8 {
+			x.m = 1<<(8*n) - 1
+		}
+		if !slices.Contains(seen, x) {
+			seen = append(seen, x)
+		}
+	}
+	n := uint32(len(seen))
+	if n > prefixWords {
+		n = prefixWords + 1
+		seen = nil
+	}
+	binary.LittleEndian.PutUint32(v[0:], n)
+	for i, x := range seen {
+		binary.LittleEndian.PutUint64(v[8+8*i:], x.w)
+		binary.LittleEndian.PutUint64(v[8+8*prefixWords+8*i:], x.m)
+	}
+	return v
 }
 
 // openFilterConfig returns the sc_cfg bytes 9-11 (ofilt, oflags, opath) of syscall nr under f:

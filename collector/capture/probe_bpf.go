@@ -38,6 +38,7 @@ type Probe struct {
 	scCfg    *bpf.BPFMap
 	counters *bpf.BPFMap
 	prefixes *bpf.BPFMap
+	pwords   *bpf.BPFMap
 	enabled  map[uint16]bool
 	open     *OpenFilter
 	inTrie   map[string]bool
@@ -84,6 +85,9 @@ func Open(cfg Config) (*Probe, error) {
 		return fail(err)
 	}
 	if p.prefixes, err = mod.GetMap("open_prefixes"); err != nil {
+		return fail(err)
+	}
+	if p.pwords, err = mod.GetMap("open_prefix_words"); err != nil {
 		return fail(err)
 	}
 	if err := p.setPrefixes(cfg.OpenFilter); err != nil {
@@ -221,13 +225,21 @@ func (p *Probe) SetOpenFilter(f *OpenFilter) error {
 	return p.SetSyscalls(nrs)
 }
 
-// setPrefixes makes the kernel's prefix trie hold f's prefixes.
+// setPrefixes makes the kernel's prefix trie and first-word table hold f's prefixes. The caller
+// has the open filter off while they change.
 func (p *Probe) setPrefixes(f *OpenFilter) error {
 	want := map[string]bool{}
+	var list []string
 	if f != nil {
 		for _, pfx := range f.Prefixes {
 			want[pfx] = true
+			list = append(list, pfx)
 		}
+	}
+	words := prefixWordsValue(list)
+	zero := uint32(0)
+	if err := p.pwords.Update(unsafe.Pointer(&zero), unsafe.Pointer(&words[0])); err != nil {
+		return fmt.Errorf("set open filter prefix words: %w", err)
 	}
 	one := uint8(1)
 	for pfx := range want {
