@@ -30,5 +30,6 @@ and ships enriched alerts to Elasticsearch, Fluentd and other outputs.`,
 	root.AddCommand(newDashboardsCmd())
 	root.AddCommand(newAuditCmd())
 	root.AddCommand(newReportCmd())
+	root.AddCommand(newRespondCmd())
 	return root
 }
