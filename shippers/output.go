@@ -1,6 +1,7 @@
 package shippers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -170,17 +171,20 @@ func (o *Output) Enqueue(ctx context.Context, recs ...*Record) error {
 // encode returns the spooled form of the records the filter accepts.
 func (o *Output) encode(recs []*Record) ([][]byte, error) {
 	data := make([][]byte, 0, len(recs))
+	var scratch []byte
 	for _, r := range recs {
 		if !o.filter.Match(r.Alert) {
 			continue
 		}
 		if o.prep != nil {
-			// The shipper's own form, framed with the id the worker needs without decoding it.
-			// An alert the shipper cannot prepare is spooled in the generic form: the worker
-			// tries again and dead-letters it with the reason, so it is never lost silently.
-			b, err := o.prep.Prepare(r)
+			// The shipper's own form, framed with the id the worker needs without decoding it,
+			// built in a scratch buffer and kept in one exact-size copy. An alert the shipper
+			// cannot prepare is spooled in the generic form: the worker tries again and
+			// dead-letters it with the reason, so it is never lost silently.
+			b, err := o.prep.Prepare(appendPreparedHeader(scratch[:0], r.ID), r)
 			if err == nil {
-				data = append(data, appendPrepared(make([]byte, 0, len(b)+len(r.ID)+3), r.ID, b))
+				scratch = b
+				data = append(data, bytes.Clone(b))
 				continue
 			}
 			o.logger.Warn("cannot prepare alert; spooling it as a record", "id", r.ID, "err", err)
@@ -397,7 +401,7 @@ func (o *Output) prepareGeneric(data []byte) (Prepared, error) {
 	if err != nil {
 		return Prepared{}, err
 	}
-	b, err := o.prep.Prepare(r)
+	b, err := o.prep.Prepare(nil, r)
 	if err != nil {
 		return Prepared{}, fmt.Errorf("prepare alert %s: %w", r.ID, err)
 	}

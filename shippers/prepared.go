@@ -15,10 +15,10 @@ import (
 // Records spooled in the generic form (by an earlier lanner, or before the output was a
 // Preparer) are still read: the worker decodes them and calls Prepare.
 type Preparer interface {
-	// Prepare returns the form of r to spool. It must depend only on r (and on nothing that may
-	// change before the record is sent, such as the target index), so that sending it later,
-	// after a restart or a configuration change, still sends the same alert.
-	Prepare(r *Record) ([]byte, error)
+	// Prepare appends the form of r to spool to dst. It must depend only on r (and on nothing
+	// that may change before the record is sent, such as the target index), so that sending it
+	// later, after a restart or a configuration change, still sends the same alert.
+	Prepare(dst []byte, r *Record) ([]byte, error)
 	// SendPrepared delivers prepared records under Send's contract: nil, a *PartialError whose
 	// indices are into batch, or an error for the whole batch. It must not retry or sleep.
 	SendPrepared(ctx context.Context, batch []Prepared) error
@@ -34,13 +34,17 @@ type Prepared struct {
 // with '{', so the two forms never meet.
 const preparedTag = 0x01
 
-// appendPrepared writes the spooled form of a prepared record: the tag, the id's length
-// (uvarint), the id, then Prepare's bytes.
-func appendPrepared(dst []byte, id string, data []byte) []byte {
+// appendPreparedHeader writes the head of a prepared record's spooled form: the tag, the id's
+// length (uvarint) and the id. Prepare's bytes follow.
+func appendPreparedHeader(dst []byte, id string) []byte {
 	dst = append(dst, preparedTag)
 	dst = binary.AppendUvarint(dst, uint64(len(id)))
-	dst = append(dst, id...)
-	return append(dst, data...)
+	return append(dst, id...)
+}
+
+// appendPrepared writes the whole spooled form of a prepared record.
+func appendPrepared(dst []byte, id string, data []byte) []byte {
+	return append(appendPreparedHeader(dst, id), data...)
 }
 
 var errNotPrepared = errors.New("not a prepared record")

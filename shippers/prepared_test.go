@@ -21,11 +21,11 @@ type preparing struct {
 	ids   [][]string
 }
 
-func (p *preparing) Prepare(r *Record) ([]byte, error) {
+func (p *preparing) Prepare(dst []byte, r *Record) ([]byte, error) {
 	if r.Alert.Message == "unpreparable" {
 		return nil, errors.New("cannot prepare")
 	}
-	return []byte(`{"prepared":"` + r.Alert.Message + `"}`), nil
+	return append(dst, `{"prepared":"`+r.Alert.Message+`"}`...), nil
 }
 
 func (p *preparing) SendPrepared(_ context.Context, batch []Prepared) error {

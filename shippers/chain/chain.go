@@ -68,6 +68,8 @@ type Chainer struct {
 	reg   prometheus.Registerer
 	colls []prometheus.Collector
 	buf   []byte
+	docs  elasticsearch.Builder // the documents Link hashes
+	doc   []byte
 }
 
 // Open opens (or starts) the chain kept in opts.Dir.
@@ -246,8 +248,14 @@ func (c *Chainer) Link(r *shippers.Record) error {
 	}
 	link := &shippers.ChainLink{Epoch: c.head.Epoch, Seq: c.head.Seq + 1, Prev: c.head.Hash}
 	r.Chain = link
-	doc, err := elasticsearch.Document(r)
-	if err == nil {
+	// The document comes out in canonical form (nearly always): hash its bytes as they are,
+	// without the parse and rewrite of Canonical, which cost more than building it.
+	doc, canonical := c.docs.AppendDocument(c.doc[:0], r)
+	c.doc = doc
+	var err error
+	if canonical {
+		link.Hash = c.hasher.sumCanonical(doc)
+	} else {
 		link.Hash, err = c.hasher.Sum(doc)
 	}
 	if err == nil {

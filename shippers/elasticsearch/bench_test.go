@@ -45,3 +45,18 @@ func BenchmarkGzipPerAlert(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2000), "ns/alert")
 }
+
+// BenchmarkPrepare measures what the Elasticsearch output spends per alert when it spools it:
+// the ECS document appended to a reused buffer, the builder taken from the shipper's pool.
+func BenchmarkPrepare(b *testing.B) {
+	s, err := New(Config{Setup: boolp(false)}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := testRecord(1)
+	var buf []byte
+	for b.Loop() {
+		buf, _ = s.Prepare(buf[:0], r)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,21 +32,69 @@ type withoutNulls map[string]any
 // doc is an ECS document under construction: dotted paths and their values, written out as
 // nested objects by appendTo. A flat list sorted once costs a fraction of a tree of maps, and
 // this runs once per alert.
-type doc struct{ kv []kv }
+//
+// Paths sorted segment by segment make appendTo write every object's members in byte order of
+// their keys: together with the sorted maps of appendValue, the document comes out in the
+// canonical form of shippers/chain (see CanonicalDocument).
+type doc struct {
+	kv []kv
+	// notCanonical is set when a value could not be written in canonical form (a type
+	// appendValue hands to encoding/json, a map key that is not UTF-8, a path that is also
+	// an object).
+	notCanonical bool
+	// The plan of the last sequence of paths (see plan).
+	lastPaths []string
+	lits      []byte
+	steps     []step
+	tail      int
+	conflict  bool
+}
 
+// kv is one member: a string value in s (most values: no interface allocation), any other in v.
 type kv struct {
-	path string
-	v    any
+	path  string
+	s     string
+	v     any
+	isStr bool
 }
 
 // set records path = v; a later set of the same path wins.
-func (d *doc) set(path string, v any) { d.kv = append(d.kv, kv{path, v}) }
+func (d *doc) set(path string, v any) { d.kv = append(d.kv, kv{path: path, v: v}) }
 
-// appendTo writes the document as nested JSON objects: the paths sorted segment by segment keep
-// every object's members together, so each object is opened and closed once.
-func (d *doc) appendTo(dst []byte) []byte {
+// str records path = s.
+func (d *doc) str(path, s string) { d.kv = append(d.kv, kv{path: path, s: s, isStr: true}) }
+
+// The layout of a document -- its objects, keys and punctuation -- depends only on the sequence
+// of paths set, which alerts of one kind share. A builder that is reused (the shipper keeps a
+// pool of them) lays out a sequence once, as a plan: literal bytes, then a value, and so on.
+// Writing a document is then copying literals and encoding values.
+
+// step is one value of a plan: the literal bytes before it (lits[from:to]) and its member.
+type step struct {
+	from, to int32
+	kv       int32
+}
+
+// plan lays out the current paths, unless they are the ones laid out last.
+func (d *doc) plan() {
+	if len(d.kv) == len(d.lastPaths) {
+		same := true
+		for i := range d.kv {
+			if d.kv[i].path != d.lastPaths[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return
+		}
+	}
+	d.lastPaths = d.lastPaths[:0]
+	for i := range d.kv {
+		d.lastPaths = append(d.lastPaths, d.kv[i].path)
+	}
 	// Sort indices, not the pairs: moving pointer-holding pairs costs a GC write barrier each.
-	var idxBuf [96]int32
+	var idxBuf [128]int32
 	idx := idxBuf[:0]
 	for i := range d.kv {
 		idx = append(idx, int32(i))
@@ -58,17 +105,25 @@ func (d *doc) appendTo(dst []byte) []byte {
 		}
 		return int(a - b) // equal paths stay in set order, so the last set wins
 	})
-	dst = append(dst, '{')
+	lits := append(d.lits[:0], '{')
+	steps := d.steps[:0]
+	d.conflict = false
 	var openBuf [8]string
 	open := openBuf[:0] // the object path currently open
 	first := true
+	prev := ""
+	from := 0
 	for n, i := range idx {
-		e := d.kv[i]
-		if n+1 < len(idx) && d.kv[idx[n+1]].path == e.path {
+		path := d.kv[i].path
+		if n+1 < len(idx) && d.kv[idx[n+1]].path == path {
 			continue // a later set of the same path wins
 		}
-		// Walk the parent segments of e.path.
-		rest := e.path
+		if prev != "" && len(path) > len(prev) && path[len(prev)] == '.' && strings.HasPrefix(path, prev) {
+			d.conflict = true // prev was written as a value and is now an object too
+		}
+		prev = path
+		// Walk the parent segments of path.
+		rest := path
 		depth := 0
 		for {
 			j := strings.IndexByte(rest, '.')
@@ -84,7 +139,7 @@ func (d *doc) appendTo(dst []byte) []byte {
 			break
 		}
 		for len(open) > depth {
-			dst = append(dst, '}')
+			lits = append(lits, '}')
 			open = open[:len(open)-1]
 			first = false
 		}
@@ -94,48 +149,66 @@ func (d *doc) appendTo(dst []byte) []byte {
 				break
 			}
 			if !first {
-				dst = append(dst, ',')
+				lits = append(lits, ',')
 			}
-			dst = appendString(dst, rest[:j])
-			dst = append(dst, ':', '{')
+			lits = appendString(lits, rest[:j])
+			lits = append(lits, ':', '{')
 			open = append(open, rest[:j])
 			rest = rest[j+1:]
 			first = true
 		}
 		if !first {
-			dst = append(dst, ',')
+			lits = append(lits, ',')
 		}
-		dst = appendString(dst, rest)
-		dst = append(dst, ':')
-		dst = appendJSON(dst, e.v)
+		lits = appendString(lits, rest)
+		lits = append(lits, ':')
+		steps = append(steps, step{from: int32(from), to: int32(len(lits)), kv: i})
+		from = len(lits)
 		first = false
 	}
 	for range open {
-		dst = append(dst, '}')
+		lits = append(lits, '}')
 	}
-	return append(dst, '}')
+	lits = append(lits, '}')
+	d.tail = from
+	d.lits, d.steps = lits, steps
+}
+
+// appendTo writes the document as nested JSON objects: the paths sorted keep every object's
+// members together, so each object is opened and closed once.
+func (d *doc) appendTo(dst []byte) []byte {
+	d.plan()
+	d.notCanonical = d.notCanonical || d.conflict
+	for _, st := range d.steps {
+		dst = append(dst, d.lits[st.from:st.to]...)
+		e := &d.kv[st.kv]
+		if e.isStr {
+			dst = appendString(dst, e.s)
+		} else {
+			dst = d.appendValue(dst, e.v)
+		}
+	}
+	return append(dst, d.lits[d.tail:]...)
 }
 
 // compareSegments orders dotted paths segment by segment ('.' sorts before every other byte),
-// so that "a.b.c" and "a.b.d" stay together even when another key is "a.b-x".
+// so that "a.b.c" and "a.b.d" stay together even when another key is "a.b-x", and the members
+// of each object come out in byte order of their keys.
 func compareSegments(a, b string) int {
 	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		ca, cb := a[i], b[i]
-		switch {
-		case ca == cb:
-			continue
-		case ca == '.':
-			return -1
-		case cb == '.':
-			return 1
-		case ca < cb:
-			return -1
-		default:
-			return 1
-		}
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
 	}
-	return len(a) - len(b)
+	switch {
+	case i == n:
+		return len(a) - len(b)
+	case a[i] == '.':
+		return -1
+	case b[i] == '.':
+		return 1
+	}
+	return int(a[i]) - int(b[i])
 }
 
 // present reports whether an output field holds a value (Falco writes <NA> or null for missing).
@@ -192,9 +265,25 @@ func str(f map[string]any, key string) string {
 	return s
 }
 
-var (
-	techniqueRe = regexp.MustCompile(`^T[0-9]{4}(\.[0-9]{3})?$`)
-)
+// isTechnique reports whether t is a MITRE ATT&CK technique id: T and four digits, optionally
+// a dot and three more (T1059, T1059.004).
+func isTechnique(t string) bool {
+	digits := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	switch len(t) {
+	case 5:
+		return t[0] == 'T' && digits(t[1:])
+	case 9:
+		return t[0] == 'T' && digits(t[1:5]) && t[5] == '.' && digits(t[6:])
+	}
+	return false
+}
 
 // threat maps Falco's MITRE tags ("mitre_privilege_escalation", "T1611", "T1059.004") to ECS
 // threat.* fields.
@@ -210,7 +299,7 @@ func threat(d *doc, tags []string) {
 				}
 			}
 			tactics = append(tactics, strings.Join(words, " "))
-		case techniqueRe.MatchString(t):
+		case isTechnique(t):
 			if base, _, sub := strings.Cut(t, "."); sub {
 				subtechniques = append(subtechniques, t)
 				techniques = append(techniques, base)
@@ -299,40 +388,75 @@ func dedot(m map[string]string) map[string]string {
 
 // Document returns the ECS document of r, as JSON.
 func Document(r *shippers.Record) ([]byte, error) {
-	return document(r).appendTo(make([]byte, 0, 2048)), nil
+	b, _ := CanonicalDocument(r)
+	return b, nil
 }
 
-func document(r *shippers.Record) *doc {
+// CanonicalDocument returns the ECS document of r and whether it is in the canonical form of
+// shippers/chain (members sorted by key at every level, no whitespace, strings escaped by
+// shippers.AppendJSONString, numbers as written): the audit trail then hashes the document's
+// bytes as they are instead of parsing and rewriting them. It is false only for alerts with
+// values of unusual types or keys that are not UTF-8; hash those through chain.Canonical.
+func CanonicalDocument(r *shippers.Record) ([]byte, bool) {
+	var b Builder
+	return b.AppendDocument(make([]byte, 0, 1536), r)
+}
+
+// Builder builds ECS documents, keeping its storage and the layout of the last document
+// between calls: alerts of one kind share a layout, so a reused Builder writes the next one
+// mostly by copying. The zero value is ready; a Builder is not safe for concurrent use.
+type Builder struct{ d doc }
+
+// AppendDocument appends the ECS document of r to dst, and reports whether it is in canonical
+// form (see CanonicalDocument).
+func (b *Builder) AppendDocument(dst []byte, r *shippers.Record) ([]byte, bool) {
+	dst = b.d.appendDocument(dst, r)
+	return dst, !b.d.notCanonical
+}
+
+// appendDocument appends the document of r to dst, reusing d's storage.
+func (d *doc) appendDocument(dst []byte, r *shippers.Record) []byte {
+	d.kv, d.notCanonical = d.kv[:0], false
+	if d.kv == nil {
+		d.kv = make([]kv, 0, 80)
+	}
+	document(d, r)
+	dst = d.appendTo(dst)
+	clear(d.kv) // drop references to the record's values
+	return dst
+}
+
+func document(d *doc, r *shippers.Record) {
 	a := r.Alert
 	f := a.OutputFields
-	d := &doc{kv: make([]kv, 0, 64)}
-	d.set("@timestamp", a.Time.UTC().Format(time.RFC3339Nano))
-	d.set("ecs.version", ecsVersion)
-	d.set("message", a.Output)
+	ts := a.Time.UTC().Format(time.RFC3339Nano)
+	d.str("@timestamp", ts)
+	d.str("ecs.version", ecsVersion)
+	d.str("message", a.Output)
 	d.set("event.kind", "alert")
-	d.set("event.id", r.ID)
+	d.str("event.id", r.ID)
 	d.set("event.severity", severity(a.Priority))
-	d.set("event.provider", a.Source.String())
+	d.str("event.provider", a.Source.String())
 	d.set("event.module", "lanner")
 	d.set("event.dataset", "lanner.alerts")
-	d.set("event.start", a.Time.UTC().Format(time.RFC3339Nano))
+	d.str("event.start", ts)
 
-	d.set("rule.name", a.Rule)
-	d.set("rule.id", ruleID(a.Rule))
+	d.str("rule.name", a.Rule)
+	d.str("rule.id", ruleID(a.Rule))
 	if r.RuleDescription != "" {
-		d.set("rule.description", r.RuleDescription)
+		d.str("rule.description", r.RuleDescription)
 	}
 	if r.Ruleset != "" {
-		d.set("rule.ruleset", r.Ruleset)
+		d.str("rule.ruleset", r.Ruleset)
 	}
 	if len(a.Tags) > 0 {
 		d.set("tags", a.Tags)
 	}
 	threat(d, a.Tags)
 
-	d.set("host.name", a.Hostname)
-	d.set("host.hostname", a.Hostname)
-	d.set("observer.hostname", a.Hostname)
+	d.str("host.name", a.Hostname)
+	d.str("host.hostname", a.Hostname)
+	d.str("observer.hostname", a.Hostname)
 	d.set("observer.product", "lanner")
 	d.set("observer.vendor", "lanner")
 	d.set("observer.type", "runtime-security")
@@ -359,7 +483,7 @@ func document(r *shippers.Record) *doc {
 		}
 		d.set("event.type", []string{typ})
 		if verb != "" {
-			d.set("event.action", verb)
+			d.str("event.action", verb)
 		}
 		copyField(d, f, "ka.user.name", "user.name")
 		copyField(d, f, "ka.target.namespace", "orchestrator.namespace")
@@ -369,7 +493,7 @@ func document(r *shippers.Record) *doc {
 		if t := a.Audit; t != nil {
 			set := func(path, v string) {
 				if v != "" {
-					d.set(path, v)
+					d.str(path, v)
 				}
 			}
 			set("user.name", t.User)
@@ -379,7 +503,7 @@ func document(r *shippers.Record) *doc {
 				if t.Subresource != "" {
 					typ += "/" + t.Subresource
 				}
-				d.set("orchestrator.resource.type", typ)
+				d.str("orchestrator.resource.type", typ)
 			}
 			set("orchestrator.namespace", t.Namespace)
 			set("orchestrator.resource.name", t.Name)
@@ -389,7 +513,7 @@ func document(r *shippers.Record) *doc {
 				set("orchestrator.api_version", v)
 			}
 			if ip, err := netip.ParseAddr(t.SourceIP); err == nil {
-				d.set("source.ip", ip.String())
+				d.str("source.ip", ip.String())
 			}
 		}
 	default:
@@ -404,7 +528,7 @@ func document(r *shippers.Record) *doc {
 		d.set("event.category", []string{cat})
 		d.set("event.type", []string{typ})
 		if et != "" {
-			d.set("event.action", et)
+			d.str("event.action", et)
 		}
 	}
 
@@ -434,16 +558,16 @@ func document(r *shippers.Record) *doc {
 	copyInt(d, f, "proc.ppid", "process.parent.pid")
 	if v, ok := f["user.uid"]; ok && present(v) {
 		id := strings.Trim(strings.TrimSpace(jsonScalar(v)), `"`)
-		d.set("user.id", id)
-		d.set("process.user.id", id)
+		d.str("user.id", id)
+		d.str("process.user.id", id)
 	}
 	if n := str(f, "user.name"); n != "" {
-		d.set("user.name", n)
-		d.set("process.user.name", n)
+		d.str("user.name", n)
+		d.str("process.user.name", n)
 	}
 	copyField(d, f, "user.loginname", "process.session_leader.user.name")
 	if v, ok := f["group.gid"]; ok && present(v) {
-		d.set("process.group.id", strings.Trim(jsonScalar(v), `"`))
+		d.str("process.group.id", strings.Trim(jsonScalar(v), `"`))
 	}
 	copyField(d, f, "group.name", "process.group.name")
 
@@ -473,7 +597,7 @@ func document(r *shippers.Record) *doc {
 	copyField(d, f, "container.id", "container.id")
 	copyField(d, f, "container.name", "container.name")
 	if img := str(f, "container.image.repository"); img != "" {
-		d.set("container.image.name", img)
+		d.str("container.image.name", img)
 	} else {
 		copyField(d, f, "container.image", "container.image.name")
 	}
@@ -489,12 +613,12 @@ func document(r *shippers.Record) *doc {
 	// enricher (which wins: it read the API server, the fields only the container's labels).
 	if ns := str(f, "k8s.ns.name"); ns != "" {
 		d.set("orchestrator.type", "kubernetes")
-		d.set("orchestrator.namespace", ns)
+		d.str("orchestrator.namespace", ns)
 	}
 	if pod := str(f, "k8s.pod.name"); pod != "" {
 		d.set("orchestrator.type", "kubernetes")
 		d.set("orchestrator.resource.type", "pod")
-		d.set("orchestrator.resource.name", pod)
+		d.str("orchestrator.resource.name", pod)
 	}
 	if k := a.K8s; k != nil {
 		k8sFields(d, k)
@@ -508,28 +632,28 @@ func document(r *shippers.Record) *doc {
 	// The audit trail (shippers/chain): the hash covers this whole document but lanner.chain.hash
 	// itself, so the chainer builds the document without it first.
 	if c := r.Chain; c != nil {
-		d.set("lanner.chain.epoch", c.Epoch)
+		d.str("lanner.chain.epoch", c.Epoch)
 		d.set("lanner.chain.seq", c.Seq)
-		d.set("lanner.chain.prev", c.Prev)
+		d.str("lanner.chain.prev", c.Prev)
 		if c.Hash != "" {
-			d.set("lanner.chain.hash", c.Hash)
+			d.str("lanner.chain.hash", c.Hash)
 		}
 	}
 
 	// The original alert, so nothing is lost: output_fields keeps Falco's dotted keys in a
 	// flattened field (one mapping, whatever fields a rule prints).
-	falco := obj{
-		"rule": a.Rule, "priority": a.Priority.String(), "source": a.Source.String(),
-		"hostname": a.Hostname, "output": a.Output, "time": string(alert.AppendTime(nil, a.Time)),
-	}
+	d.str("falco.rule", a.Rule)
+	d.str("falco.priority", a.Priority.String())
+	d.str("falco.source", a.Source.String())
+	d.str("falco.hostname", a.Hostname)
+	d.str("falco.output", a.Output)
+	d.str("falco.time", string(alert.AppendTime(nil, a.Time)))
 	if len(a.Tags) > 0 {
-		falco["tags"] = a.Tags
+		d.set("falco.tags", a.Tags)
 	}
 	if len(f) > 0 {
-		falco["output_fields"] = withoutNulls(f)
+		d.set("falco.output_fields", withoutNulls(f))
 	}
-	d.set("falco", falco)
-	return d
 }
 
 // k8sFields writes the enricher's metadata as Elastic's Kubernetes integration (Beats'
@@ -540,7 +664,7 @@ func document(r *shippers.Record) *doc {
 func k8sFields(d *doc, k *alert.K8sMeta) {
 	set := func(path, v string) {
 		if v != "" {
-			d.set(path, v)
+			d.str(path, v)
 		}
 	}
 	d.set("orchestrator.type", "kubernetes")
@@ -556,7 +680,7 @@ func k8sFields(d *doc, k *alert.K8sMeta) {
 	if ip, err := netip.ParseAddr(k.PodIP); err == nil {
 		// ECS wants an array here (a pod has one IP in the field's own example).
 		d.set("orchestrator.resource.ip", []string{ip.String()})
-		d.set("kubernetes.pod.ip", ip.String())
+		d.str("kubernetes.pod.ip", ip.String())
 	}
 	set("kubernetes.node.name", k.NodeName)
 	set("kubernetes.container.name", k.ContainerName)
@@ -564,7 +688,7 @@ func k8sFields(d *doc, k *alert.K8sMeta) {
 	set("container.id", k.ContainerID)
 	if k.Image != "" {
 		name, tag := splitImage(k.Image)
-		d.set("container.image.name", name)
+		d.str("container.image.name", name)
 		if tag != "" {
 			d.set("container.image.tag", []string{tag})
 		}
@@ -587,11 +711,11 @@ func k8sFields(d *doc, k *alert.K8sMeta) {
 		switch kind {
 		case "replicaset", "deployment", "statefulset", "daemonset", "job", "cronjob":
 			if !ownerSet(k, kind) {
-				d.set("kubernetes."+kind+".name", k.OwnerName)
+				d.str("kubernetes."+kind+".name", k.OwnerName)
 			}
 		}
 		// ECS: "the name of a built-in workload resource (e.g., Deployment, StatefulSet)".
-		d.set("orchestrator.resource.parent.type", k.OwnerKind)
+		d.str("orchestrator.resource.parent.type", k.OwnerKind)
 	}
 	if l := dedot(k.Labels); l != nil {
 		d.set("kubernetes.labels", l)

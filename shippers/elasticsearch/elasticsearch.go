@@ -33,6 +33,10 @@ type Shipper struct {
 	m       *metrics
 	setupMu sync.Mutex
 	setup   bool // template installed (or not wanted)
+	// docs keeps document builders between alerts, so building one allocates only its bytes.
+	docs sync.Pool
+	// bufs keeps request buffers between batches (a batch's documents, about flush_bytes).
+	bufs sync.Pool
 }
 
 // New validates cfg (after defaults) and builds the client. It does not contact the cluster:
@@ -149,6 +153,9 @@ type outcome struct {
 	failure    error // last whole-request failure, for the message
 	recover    bool  // every whole-request failure was transient
 	retryAfter time.Duration
+	// bodyHeld: a request ended without a full answer, so the HTTP transport may still be
+	// reading its body; the buffer is then left to the garbage collector, not reused.
+	bodyHeld bool
 }
 
 func (o *outcome) add(f func(*shippers.PartialError)) {
@@ -161,8 +168,14 @@ func (o *outcome) add(f func(*shippers.PartialError)) {
 // the worker sends it without decoding a record or building a document per alert. The target
 // index is left out: it is chosen when the document is sent (from its @timestamp in index
 // mode), so a spool outlives a change of data_stream or index_prefix.
-func (s *Shipper) Prepare(r *shippers.Record) ([]byte, error) {
-	return Document(r)
+func (s *Shipper) Prepare(dst []byte, r *shippers.Record) ([]byte, error) {
+	b, _ := s.docs.Get().(*Builder)
+	if b == nil {
+		b = &Builder{}
+	}
+	dst, _ = b.AppendDocument(dst, r)
+	s.docs.Put(b)
+	return dst, nil
 }
 
 // Send implements shippers.Shipper: it prepares the records, then sends them as SendPrepared
@@ -171,7 +184,7 @@ func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
 	prepared := make([]shippers.Prepared, len(batch))
 	var failed map[int]error
 	for i, r := range batch {
-		doc, err := s.Prepare(r)
+		doc, err := s.Prepare(nil, r)
 		if err != nil {
 			if failed == nil {
 				failed = map[int]error{}
@@ -199,11 +212,11 @@ func (s *Shipper) send(ctx context.Context, batch []shippers.Prepared, failed ma
 	out := &outcome{recover: true}
 	// Every item's two lines go into one buffer; a request's body is a run of consecutive items
 	// in it, so cutting requests (and splitting one after a 413) copies nothing.
-	n := 0
-	for _, p := range batch {
-		n += len(p.Data) + len(p.ID) + 80
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
 	}
-	buf := make([]byte, 0, n+len(s.cfg.DataStream))
+	buf := (*bp)[:0]
 	items := make([]item, 0, len(batch))
 	for i, p := range batch {
 		index, err := s.indexOf(p.Data)
@@ -235,6 +248,10 @@ func (s *Shipper) send(ctx context.Context, batch []shippers.Prepared, failed ma
 		}
 		s.sendChunk(ctx, buf, items[from:to], out)
 		from = to
+	}
+	if !out.bodyHeld {
+		*bp = buf[:0]
+		s.bufs.Put(bp)
 	}
 
 	pe := &out.pe
@@ -310,6 +327,7 @@ func (s *Shipper) sendChunk(ctx context.Context, buf []byte, ch []item, out *out
 	res, err := esapi.BulkRequest{Body: bytes.NewReader(body), FilterPath: filterPath}.Do(rctx, s.client)
 	if err != nil {
 		s.m.requests.WithLabelValues("error").Inc()
+		out.add(func(*shippers.PartialError) { out.bodyHeld = true })
 		s.failChunk(ch, out, fmt.Errorf("bulk request of %d alerts: %w", len(ch), err), true, 0)
 		return
 	}
@@ -317,6 +335,9 @@ func (s *Shipper) sendChunk(ctx context.Context, buf []byte, ch []item, out *out
 	s.m.requests.WithLabelValues(strconv.Itoa(res.StatusCode)).Inc()
 	s.m.requestSeconds.Observe(time.Since(start).Seconds())
 	data, rerr := io.ReadAll(res.Body)
+	if rerr != nil || res.StatusCode != http.StatusOK {
+		out.add(func(*shippers.PartialError) { out.bodyHeld = true })
+	}
 	if res.StatusCode == http.StatusRequestEntityTooLarge {
 		if len(ch) == 1 {
 			out.add(func(pe *shippers.PartialError) {

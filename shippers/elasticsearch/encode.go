@@ -3,15 +3,18 @@ package elasticsearch
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/lannersec/lanner/shippers"
 )
 
-// appendJSON encodes a document value. It is encoding/json without reflection and without
-// sorting map keys (Elasticsearch does not care about key order), which made it the largest
-// cost of shipping; values of other types fall back to encoding/json.
-func appendJSON(dst []byte, v any) []byte {
+// appendValue encodes a document value. It is encoding/json without reflection, which made it
+// the largest cost of shipping, and in canonical form: object members sorted by key, strings
+// escaped by shippers.AppendJSONString. Values of other types fall back to encoding/json (and
+// mark the document as not canonical).
+func (d *doc) appendValue(dst []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...)
@@ -31,38 +34,13 @@ func appendJSON(dst []byte, v any) []byte {
 		}
 		return strconv.AppendFloat(dst, v, 'g', -1, 64)
 	case obj:
-		return appendMap(dst, v)
+		return appendMap(d, dst, v, false)
 	case map[string]any:
-		return appendMap(dst, v)
+		return appendMap(d, dst, v, false)
 	case withoutNulls:
-		dst = append(dst, '{')
-		first := true
-		for k, e := range v {
-			if e == nil {
-				continue
-			}
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendJSON(dst, e)
-		}
-		return append(dst, '}')
+		return appendMap(d, dst, v, true)
 	case map[string]string:
-		dst = append(dst, '{')
-		first := true
-		for k, s := range v {
-			if !first {
-				dst = append(dst, ',')
-			}
-			first = false
-			dst = appendString(dst, k)
-			dst = append(dst, ':')
-			dst = appendString(dst, s)
-		}
-		return append(dst, '}')
+		return appendStringMap(d, dst, v)
 	case []string:
 		dst = append(dst, '[')
 		for i, s := range v {
@@ -78,10 +56,11 @@ func appendJSON(dst []byte, v any) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSON(dst, e)
+			dst = d.appendValue(dst, e)
 		}
 		return append(dst, ']')
 	default:
+		d.notCanonical = true
 		b, err := json.Marshal(v)
 		if err != nil {
 			return append(dst, "null"...)
@@ -90,17 +69,54 @@ func appendJSON(dst []byte, v any) []byte {
 	}
 }
 
-func appendMap[M ~map[string]any](dst []byte, m M) []byte {
+// appendMap writes m with its members sorted by key (nil members left out when skipNulls).
+func appendMap[M ~map[string]V, V any](d *doc, dst []byte, m M, skipNulls bool) []byte {
+	var buf [32]string
+	keys := buf[:0]
+	for k := range m {
+		if skipNulls && isNull(m[k]) {
+			continue
+		}
+		if !utf8.ValidString(k) {
+			// Written with U+FFFD, it could sort elsewhere (or meet another key).
+			d.notCanonical = true
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	dst = append(dst, '{')
-	first := true
-	for k, e := range m {
-		if !first {
+	for i, k := range keys {
+		if i > 0 {
 			dst = append(dst, ',')
 		}
-		first = false
 		dst = appendString(dst, k)
 		dst = append(dst, ':')
-		dst = appendJSON(dst, e)
+		dst = d.appendValue(dst, any(m[k]))
+	}
+	return append(dst, '}')
+}
+
+func isNull(v any) bool { return v == nil }
+
+// appendStringMap is appendMap for string values, without an interface per value.
+func appendStringMap(d *doc, dst []byte, m map[string]string) []byte {
+	var buf [32]string
+	keys := buf[:0]
+	for k := range m {
+		if !utf8.ValidString(k) {
+			d.notCanonical = true
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = appendString(dst, m[k])
 	}
 	return append(dst, '}')
 }

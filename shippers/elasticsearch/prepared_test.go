@@ -61,8 +61,8 @@ func TestSendPreparedIndexMode(t *testing.T) {
 	s := newTestShipper(t, srv.URL, func(c *Config) { c.Mode = ModeIndex; c.IndexPrefix = "lanner-x" })
 	r1, r2 := testRecord(1), testRecord(2)
 	r2.Alert.Time = r2.Alert.Time.AddDate(0, 0, 1)
-	d1, _ := s.Prepare(r1)
-	d2, _ := s.Prepare(r2)
+	d1, _ := s.Prepare(nil, r1)
+	d2, _ := s.Prepare(nil, r2)
 	err := s.SendPrepared(context.Background(), []shippers.Prepared{{ID: r1.ID, Data: d1}, {ID: "undated", Data: []byte(`{"x":1}`)}, {ID: r2.ID, Data: d2}})
 	var pe *shippers.PartialError
 	if !errors.As(err, &pe) || fmt.Sprint(pe.Accepted, pe.Rejected) != "[0 2] [1]" || !strings.Contains(pe.RejectErrs[0].Error(), "@timestamp") {

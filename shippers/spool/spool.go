@@ -81,7 +81,15 @@ type Spool struct {
 	bytes   int64
 	closed  bool
 	changed chan struct{} // closed and replaced whenever records are added, removed or the spool closes
+	batch   wal.Batch     // reused by every Append
+	rec     []byte        // checksum and record, reused by every Append
 }
+
+// Bounds of the memory an idle spool keeps for its next Append.
+const (
+	maxKeptBatch  = 8 << 20
+	maxKeptRecord = 1 << 20
+)
 
 // Open opens (or creates) the spool in dir and recovers what a previous run left there.
 func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Registerer) (*Spool, error) {
@@ -129,8 +137,10 @@ func Open(dir string, opts Options, logger *slog.Logger, reg prometheus.Register
 }
 
 func (s *Spool) walOptions() *wal.Options {
+	// NoCopy: a read returns the log's own bytes rather than a copy of each record (Entry.Data
+	// is read-only); the log never rewrites bytes it has handed out.
 	return &wal.Options{NoSync: s.opts.NoSync, SegmentSize: s.opts.SegmentBytes, LogFormat: wal.Binary,
-		SegmentCacheSize: 2, AllowEmpty: true, DirPerms: 0o750, FilePerms: 0o640}
+		SegmentCacheSize: 2, AllowEmpty: true, NoCopy: true, DirPerms: 0o750, FilePerms: 0o640}
 }
 
 // open opens the log, repairing it once if it does not open, and loads the record sizes.
@@ -270,14 +280,27 @@ func (s *Spool) AppendOverBound(records ...[]byte) error {
 }
 
 func (s *Spool) writeLocked(records [][]byte) error {
-	var b wal.Batch
-	var buf []byte
+	// One batch and one record buffer serve every Append (under s.mu): a batch of records is
+	// hundreds of kilobytes, and growing new ones each time was most of what an Append cost.
+	b := &s.batch
+	b.Clear()
 	for i, r := range records {
-		buf = binary.LittleEndian.AppendUint32(buf[:0], crc32.Checksum(r, castagnoli))
-		buf = append(buf, r...)
-		b.Write(s.next+uint64(i), buf)
+		s.rec = binary.LittleEndian.AppendUint32(s.rec[:0], crc32.Checksum(r, castagnoli))
+		s.rec = append(s.rec, r...)
+		b.Write(s.next+uint64(i), s.rec)
 	}
-	if err := s.log.WriteBatch(&b); err != nil {
+	err := s.log.WriteBatch(b)
+	if len(s.rec) > maxKeptRecord {
+		s.rec = nil
+	}
+	var n int64
+	for _, r := range records {
+		n += int64(len(r))
+	}
+	if n > maxKeptBatch {
+		s.batch = wal.Batch{} // keep no more than a usual batch's memory between Appends
+	}
+	if err != nil {
 		return fmt.Errorf("spool: append %d records: %w", len(records), err)
 	}
 	for _, r := range records {
@@ -332,7 +355,8 @@ func (s *Spool) truncateLocked(upto uint64) error {
 type Entry struct {
 	// Index is the record's position in the spool; acknowledge through the last one read.
 	Index uint64
-	Data  []byte
+	// Data is the record; it may share memory with the spool's log and must not be modified.
+	Data []byte
 	// Err is set on a damaged record handed out only so that it can be acknowledged in
 	// order (see ReadFrom); Data then holds its raw bytes.
 	Err error
