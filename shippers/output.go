@@ -302,7 +302,7 @@ loop:
 // read returns the next batch from index next, waiting up to FlushInterval for a full one.
 func (o *Output) read(ctx context.Context, next uint64) ([]spool.Entry, error) {
 	entries, err := o.q.ReadFrom(ctx, next, o.batch, o.bytes)
-	if err != nil || len(entries) >= o.batch || o.linger <= 0 {
+	if err != nil || len(entries) >= o.batch || o.linger <= 0 || bytesFull(entries, o.bytes) {
 		return entries, err
 	}
 	// A partial batch: give the producer up to the flush interval to fill it (a fast producer
@@ -406,6 +406,16 @@ func (o *Output) prepareGeneric(data []byte) (Prepared, error) {
 		return Prepared{}, fmt.Errorf("prepare alert %s: %w", r.ID, err)
 	}
 	return Prepared{ID: r.ID, Data: b}, nil
+}
+
+// bytesFull reports whether a batch is full by size: one more record of its average size would
+// pass the byte bound, so waiting for more records to arrive would not make it larger.
+func bytesFull(entries []spool.Entry, limit int64) bool {
+	var n int64
+	for _, e := range entries {
+		n += int64(len(e.Data))
+	}
+	return limit > 0 && n+n/int64(len(entries)) > limit
 }
 
 // deliver sends entries until none is left to retry, or ctx ends (error).
