@@ -11,6 +11,10 @@
 //     a syscall nothing needs costs one lookup;
 //   - what to copy per syscall (string arguments, sockaddrs, fd descriptions, openat2's open_how)
 //     is data in sc_cfg (Layout), so the program is one generic path;
+//   - opens (open, openat, openat2, creat) pass an in-kernel filter computed from the loaded rules
+//     (OpenFilter, from engine's Ruleset.OpenScope): only writes, non-canonical paths and paths
+//     under a prefix some rule tests become records; reads of ordinary files are counted and
+//     dropped after one read of the path;
 //   - the kernel describes the fd a call is about (a socket's tuple, or a file's mode and path,
 //     walked from its dentry), so userspace never has to follow open, dup and close to know what
 //     an fd is: those high-volume calls are reported only when a rule names them;

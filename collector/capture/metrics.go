@@ -7,12 +7,13 @@ import (
 // Metrics exports the kernel's counters to Prometheus. It reads them at scrape time through
 // stats (Probe.Stats: map lookups, safe from any goroutine), so the capture loop pays nothing.
 type Metrics struct {
-	stats  func() (Stats, error)
-	events *prometheus.Desc
-	drops  *prometheus.Desc
-	proc   *prometheus.Desc
-	compat *prometheus.Desc
-	up     *prometheus.Desc
+	stats    func() (Stats, error)
+	events   *prometheus.Desc
+	drops    *prometheus.Desc
+	proc     *prometheus.Desc
+	compat   *prometheus.Desc
+	filtered *prometheus.Desc
+	up       *prometheus.Desc
 }
 
 // NewMetrics registers the capture metrics in reg (nil: not registered, use Collect yourself).
@@ -27,6 +28,8 @@ func NewMetrics(stats func() (Stats, error), reg prometheus.Registerer) (*Metric
 			"Lost exec, fork and exit records (part of the buffer drops): the thread table may be wrong after one.", nil, nil),
 		compat: prometheus.NewDesc("lanner_capture_skipped_compat_total",
 			"32-bit (ia32) syscalls of reported numbers that were not reported.", nil, nil),
+		filtered: prometheus.NewDesc("lanner_capture_filtered_total",
+			"Opens the kernel dropped because no loaded rule can match them (the open filter): not losses.", nil, nil),
 		up: prometheus.NewDesc("lanner_capture_counters_up", "1 when the kernel counters could be read at the last scrape.", nil, nil),
 	}
 	if reg != nil {
@@ -39,7 +42,7 @@ func NewMetrics(stats func() (Stats, error), reg prometheus.Registerer) (*Metric
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.events, m.drops, m.proc, m.compat, m.up} {
+	for _, d := range []*prometheus.Desc{m.events, m.drops, m.proc, m.compat, m.filtered, m.up} {
 		ch <- d
 	}
 }
@@ -57,4 +60,5 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.drops, prometheus.CounterValue, float64(s.DropsSize), "size")
 	ch <- prometheus.MustNewConstMetric(m.proc, prometheus.CounterValue, float64(s.DropsProc))
 	ch <- prometheus.MustNewConstMetric(m.compat, prometheus.CounterValue, float64(s.SkippedCompat))
+	ch <- prometheus.MustNewConstMetric(m.filtered, prometheus.CounterValue, float64(s.Filtered))
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestMetrics(t *testing.T) {
-	stats := Stats{Events: 10, DropsBuffer: 3, DropsSize: 1, DropsProc: 2}
+	stats := Stats{Events: 10, DropsBuffer: 3, DropsSize: 1, DropsProc: 2, Filtered: 7}
 	var fail error
 	reg := prometheus.NewRegistry()
 	if _, err := NewMetrics(func() (Stats, error) { return stats, fail }, reg); err != nil {
@@ -24,8 +24,11 @@ lanner_capture_drops_total{reason="size"} 1
 # HELP lanner_capture_events_total Records the kernel delivered to the ring buffer.
 # TYPE lanner_capture_events_total counter
 lanner_capture_events_total 10
+# HELP lanner_capture_filtered_total Opens the kernel dropped because no loaded rule can match them (the open filter): not losses.
+# TYPE lanner_capture_filtered_total counter
+lanner_capture_filtered_total 7
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lanner_capture_drops_total", "lanner_capture_events_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "lanner_capture_drops_total", "lanner_capture_events_total", "lanner_capture_filtered_total"); err != nil {
 		t.Error(err)
 	}
 	fail = errors.New("map gone")
