@@ -321,6 +321,8 @@ func (c *collector) openCapture() error {
 	switch s := c.rs.OpenScope(); {
 	case s.Any:
 		c.log.Info("every open is reported: a running rule can match any open")
+	case capture.NeedsEveryOpen(sc):
+		c.log.Info("every open is reported: a running rule matches close, whose file only the opens tell")
 	case len(s.Prefixes) > capture.MaxOpenPrefixes:
 		c.log.Info("every open is reported: the rules test more path prefixes than the kernel filter holds",
 			"prefixes", len(s.Prefixes), "max", capture.MaxOpenPrefixes)

@@ -32,6 +32,15 @@ type OpenFilter struct {
 	Prefixes []string
 }
 
+// NeedsEveryOpen reports whether a syscall set holds a call whose event can only be described
+// from the fd table that opens build: close, whose fd is gone by the call's exit (the kernel
+// describes the fd of the other fd calls itself). With such a call reported, filtering opens
+// would leave closes of unreported files without a name: report every open then.
+func NeedsEveryOpen(syscalls []uint16) bool {
+	closeNr, ok := event.TypeByName("close")
+	return ok && slices.Contains(syscalls, closeNr)
+}
+
 // The limits of the kernel's prefix trie (open_prefixes in lanner.bpf.c).
 const (
 	// MaxOpenPrefixes is the trie's max_entries.

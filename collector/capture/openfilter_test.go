@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/lannersec/lanner/collector/event"
 )
 
 // firstWordHit is the kernel's first-word test (open_wanted in lanner.bpf.c) on a path read into
@@ -23,6 +25,16 @@ func firstWordHit(v [prefixWordsSize]byte, path string) bool {
 		}
 	}
 	return false
+}
+
+func TestNeedsEveryOpen(t *testing.T) {
+	closeNr, _ := event.TypeByName("close")
+	if NeedsEveryOpen(DefaultSyscalls()) {
+		t.Error("the stable rules' set has no close: the open filter can run")
+	}
+	if !NeedsEveryOpen(append(DefaultSyscalls(), closeNr)) {
+		t.Error("with close reported, every open must be")
+	}
 }
 
 func TestPrefixWords(t *testing.T) {
