@@ -503,8 +503,9 @@ static __always_inline int open_wanted(struct sc_cfg *c, struct pt_regs *regs)
 	case 3: fl = regs->dx; break;
 	case OFL_CREAT: fl = 1; break;
 	case OFL_HOW:
-		fl = 3; /* unreadable: count it as a write */
-		bpf_probe_read_user(&fl, sizeof(fl), (const void *)regs->dx);
+		/* unreadable (the helper then zeroes fl): count it as a write */
+		if (bpf_probe_read_user(&fl, sizeof(fl), (const void *)regs->dx) < 0)
+			fl = 3;
 		break;
 	default: return 1;
 	}
