@@ -57,6 +57,30 @@ func TestProbeOpenFilter(t *testing.T) {
 		t.Errorf("the kernel counted no filtered open: %+v", st)
 	}
 
+	// openat2 takes its flags from struct open_how in user memory.
+	out3 := filepath.Join(dir, "written3")
+	py := `import ctypes, struct, os
+libc = ctypes.CDLL(None, use_errno=True)
+def openat2(path, flags):
+    how = struct.pack("QQQ", flags, 0o600 if flags & os.O_CREAT else 0, 0)
+    fd = libc.syscall(437, -100, path.encode(), how, len(how))
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), path)
+    os.close(fd)
+openat2("/etc/hostname", os.O_RDONLY)
+openat2("` + out3 + `", os.O_WRONLY | os.O_CREAT)
+`
+	if out, err := exec.Command("python3", "-c", py).CombinedOutput(); err != nil {
+		t.Fatalf("openat2: %v: %s", err, out)
+	}
+	r.find("the openat2 write", func(rec *Record) bool {
+		p, _ := openPath(rec)
+		return p == out3 && event.TypeName(rec.Nr) == "openat2"
+	})
+	if n := r.count(func(rec *Record) bool { p, _ := openPath(rec); return p == "/etc/hostname" }); n != 0 {
+		t.Errorf("the openat2 read of /etc/hostname was reported")
+	}
+
 	// Without the path tests only writes are reported; with no filter, everything.
 	if err := r.probe.SetOpenFilter(&OpenFilter{Writes: true}); err != nil {
 		t.Fatal(err)
