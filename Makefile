@@ -101,6 +101,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/... ./enrich/...
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench ShipLocalNode -benchtime 5x ./shippers/elasticsearch/)
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench Fluentd -benchtime 10x ./shippers/fluentd/)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory bench-bpf; \
+	else echo "bench-bpf skipped: the capture overhead benchmarks need root (run: sudo make bench-bpf)"; fi
 
 # INTEGRATION_PKGS: the packages with -tags integration tests that need the local stack.
 INTEGRATION_PKGS := ./shippers/... ./dashboards/...
