@@ -184,3 +184,30 @@ func FuzzCanonicalDocument(f *testing.F) {
 		checkCanonicalDocument(t, r)
 	})
 }
+
+// A reused Builder (the shipper's pool, the chainer) keeps the layout of the last document: for
+// any sequence of alerts, of the same kind or not, it must write what a new one writes.
+func TestBuilderReuseMatchesFreshBuilds(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var b elasticsearch.Builder
+	var buf []byte
+	var prev *shippers.Record
+	for i := range 3000 {
+		r := genRecord(rnd)
+		if prev != nil && i%3 == 0 {
+			// The same kind again (same paths): the plan is reused.
+			same := *prev
+			a := *prev.Alert
+			a.Output = genString(rnd)
+			same.Alert = &a
+			r = &same
+		}
+		prev = r
+		var ok bool
+		buf, ok = b.AppendDocument(buf[:0], r)
+		want, wantOK := elasticsearch.CanonicalDocument(r)
+		if string(buf) != string(want) || ok != wantOK {
+			t.Fatalf("alert %d: reused builder wrote\n %s (%v)\nnew builder\n %s (%v)", i, buf, ok, want, wantOK)
+		}
+	}
+}
