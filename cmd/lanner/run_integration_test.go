@@ -465,7 +465,10 @@ func TestRunReportsDrops(t *testing.T) {
 	p := startCollector(t, "-r", abs, "--capture.ring-bytes-per-cpu", "4096", "--capture.poll-interval", "2s",
 		"--syscall-event-drops.threshold", "0", "--syscall-event-drops.rate", "100",
 		"--syscall-event-drops.check-interval", "200ms")
-	burst := exec.Command("python3", "-c", "import os\nfor i in range(200000): os.close(os.open('/etc/hostname', os.O_RDONLY))")
+	// Opens for writing: the kernel's open filter drops read-only opens no rule can match, so
+	// only these fill the (tiny) ring.
+	target := filepath.Join(t.TempDir(), "burst")
+	burst := exec.Command("python3", "-c", "import os,sys\nfor i in range(200000): os.close(os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT))", target)
 	if out, err := burst.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
