@@ -84,15 +84,7 @@ playbooks:
 		cancel()
 		<-done
 	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := httpGetter(addr)
 	waitFor(t, "the responder ready (NATS subscribed)", func() bool { code, _ := get("/readyz"); return code == 200 })
 
 	// The alert, as `lanner replay` makes it from the recorded event with lanner's rules.

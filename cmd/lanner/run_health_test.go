@@ -20,16 +20,7 @@ import (
 // stays up throughout (a liveness probe must not restart a collector whose destination is down).
 // The alert goes through the audit trail, whose state lands beside the output's spool.
 func TestRunReadyzFollowsOutputs(t *testing.T) {
-	events, err := os.ReadFile("../../rules/testdata/lanner_events.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var privPod []byte
-	for line := range bytes.Lines(events) {
-		if bytes.Contains(line, []byte(`"auditID":"k-priv-pos"`)) {
-			privPod = bytes.TrimSpace(line)
-		}
-	}
+	privPod := testdataEvent(t, "k-priv-pos")
 	var accept atomic.Bool
 	var delivered atomic.Int32
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -57,15 +48,7 @@ func TestRunReadyzFollowsOutputs(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + httpAddr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := httpGetter(httpAddr)
 	waitFor(t, "/readyz", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
 	waitFor(t, "the webhook to accept", func() bool {
 		resp, err := http.Post("http://"+auditAddr+"/k8s-audit", "application/json", bytes.NewReader(privPod))
@@ -125,16 +108,7 @@ func grepLines(s, substr string) string {
 // invalid and a file output: the collector starts, the alert reaches the file, and /readyz names
 // the http output and its problem at FILE:LINE.
 func TestRunBadOutputOthersKeepWorking(t *testing.T) {
-	events, err := os.ReadFile("../../rules/testdata/lanner_events.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var privPod []byte
-	for line := range bytes.Lines(events) {
-		if bytes.Contains(line, []byte(`"auditID":"k-priv-pos"`)) {
-			privPod = bytes.TrimSpace(line)
-		}
-	}
+	privPod := testdataEvent(t, "k-priv-pos")
 	dir := t.TempDir()
 	alerts := filepath.Join(dir, "alerts.json")
 	cfgPath := filepath.Join(dir, "lanner.yaml")

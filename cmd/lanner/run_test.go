@@ -129,20 +129,38 @@ func TestRunHelpHasExampleAndEveryKey(t *testing.T) {
 // TestRunAuditSource runs the whole command in-process without eBPF: the audit webhook source
 // feeds the engine, alerts reach stdout as Falco JSON, the metrics move, and cancelling (what
 // SIGTERM does) ends it cleanly.
-func TestRunAuditSource(t *testing.T) {
+// testdataEvent returns the line of rules/testdata/lanner_events.jsonl whose auditID is id.
+func testdataEvent(t *testing.T, id string) []byte {
+	t.Helper()
 	events, err := os.ReadFile("../../rules/testdata/lanner_events.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var privPod []byte
 	for line := range bytes.Lines(events) {
-		if bytes.Contains(line, []byte(`"auditID":"k-priv-pos"`)) {
-			privPod = bytes.TrimSpace(line)
+		if bytes.Contains(line, []byte(`"auditID":"`+id+`"`)) {
+			return bytes.TrimSpace(line)
 		}
 	}
-	if privPod == nil {
-		t.Fatal("the k-priv-pos audit event is not in the testdata")
+	t.Fatalf("the %s audit event is not in the testdata", id)
+	return nil
+}
+
+// httpGetter returns a GET of a path on addr that answers the status and body (0 and the error
+// when the request fails, so that it can be polled before the server listens).
+func httpGetter(addr string) func(path string) (int, string) {
+	return func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
+}
+
+func TestRunAuditSource(t *testing.T) {
+	privPod := testdataEvent(t, "k-priv-pos")
 	auditAddr, httpAddr := freeAddr(t), freeAddr(t)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,15 +175,7 @@ func TestRunAuditSource(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + httpAddr + path)
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := httpGetter(httpAddr)
 	waitFor(t, "/readyz", func() bool { code, _ := get("/readyz"); return code == http.StatusOK })
 	waitFor(t, "the webhook to accept", func() bool {
 		resp, err := http.Post("http://"+auditAddr+"/k8s-audit", "application/json", bytes.NewReader(privPod))

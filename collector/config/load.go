@@ -78,9 +78,11 @@ func (f *File) Line(key string) int {
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expandEnv replaces ${NAME} with the environment variable NAME. Values never hold a newline
-// here (they would shift line numbers), and an unset variable is an error rather than "".
-func expandEnv(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
+// ExpandEnv replaces ${NAME} with the environment variable NAME, as getenv reports it: how a
+// Secret's value reaches a configuration file from a ConfigMap without being written in it.
+// Values never hold a newline here (they would shift line numbers), and an unset variable is an
+// error rather than "". The responder's configuration reads its file the same way.
+func ExpandEnv(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
 	var missing []string
 	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
 		name := string(m[2 : len(m)-1])
@@ -103,7 +105,7 @@ func Parse(name string, data []byte, cfg *Config, getenv func(string) (string, b
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	data, err := expandEnv(data, getenv)
+	data, err := ExpandEnv(data, getenv)
 	if err != nil {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}

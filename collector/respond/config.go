@@ -168,28 +168,6 @@ func (c *Config) RunConfig() config.Config {
 // outputBlocks are the keys of Outputs that are run's output blocks.
 var outputBlocks = []string{"elasticsearch", "fluentd", "file_output", "http_output", "syslog_output", "program_output", "nats_output"}
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expandEnv replaces ${NAME} with the environment variable NAME (how a Secret's value reaches
-// the file from a ConfigMap without being written in it). A newline in a value is made a space
-// so line numbers stay true; an unset variable is an error rather than "".
-func expandEnv(data []byte, getenv func(string) (string, bool)) ([]byte, error) {
-	var missing []string
-	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		name := string(m[2 : len(m)-1])
-		v, ok := getenv(name)
-		if !ok {
-			missing = append(missing, name)
-			return m
-		}
-		return []byte(strings.NewReplacer("\n", " ", "\r", " ").Replace(v))
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variable ${%s} is not set", strings.Join(missing, "}, ${"))
-	}
-	return out, nil
-}
-
 // Load reads and validates the configuration file path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -206,7 +184,7 @@ func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Confi
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	data, err := expandEnv(data, getenv)
+	data, err := config.ExpandEnv(data, getenv)
 	if err != nil {
 		return nil, playbook.Errors{{File: name, Msg: err.Error()}}
 	}
