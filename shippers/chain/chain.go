@@ -90,7 +90,6 @@ func Open(opts Options) (*Chainer, error) {
 		}
 		return nil, err
 	}
-	l := c.wal
 	c.links = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "audit_trail", Name: "links_total",
 		Help: "Alerts linked into the node's audit-trail hash chain."})
 	c.errs = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "audit_trail", Name: "errors_total",
@@ -105,7 +104,7 @@ func Open(opts Options) (*Chainer, error) {
 				for _, done := range c.colls[:i] {
 					c.reg.Unregister(done)
 				}
-				_ = l.Close()
+				_ = c.wal.Close()
 				return nil, fmt.Errorf("audit trail: metrics: %w", err)
 			}
 		}
@@ -121,8 +120,7 @@ const (
 
 // open reads (or starts) the chain's state; see the Chainer's comment for the rules.
 func (c *Chainer) open() error {
-	l, err := wal.Open(filepath.Join(c.dir, "log"), &wal.Options{NoSync: true, LogFormat: wal.JSON, SegmentSize: 1 << 20,
-		DirPerms: 0o700, FilePerms: 0o600})
+	l, err := c.openLog()
 	if err != nil {
 		return fmt.Errorf("audit trail: open state in %s: %w", c.dir, err)
 	}
@@ -175,6 +173,13 @@ func (c *Chainer) open() error {
 	return nil
 }
 
+// openLog opens the state log: one small JSON entry per link, written without fsync (see the
+// Chainer's comment for why that is enough).
+func (c *Chainer) openLog() (*wal.Log, error) {
+	return wal.Open(filepath.Join(c.dir, "log"), &wal.Options{NoSync: true, LogFormat: wal.JSON, SegmentSize: 1 << 20,
+		DirPerms: 0o700, FilePerms: 0o600})
+}
+
 // newEpoch starts a new chain whose first link's prev is prev. The state log is emptied: its
 // indexes are the new epoch's sequence numbers.
 func (c *Chainer) newEpoch(prev string) error {
@@ -187,8 +192,7 @@ func (c *Chainer) newEpoch(prev string) error {
 		if err := os.RemoveAll(filepath.Join(c.dir, "log")); err != nil {
 			return fmt.Errorf("audit trail: new epoch: %w", err)
 		}
-		l, err := wal.Open(filepath.Join(c.dir, "log"), &wal.Options{NoSync: true, LogFormat: wal.JSON, SegmentSize: 1 << 20,
-			DirPerms: 0o700, FilePerms: 0o600})
+		l, err := c.openLog()
 		if err != nil {
 			c.wal = nil
 			return fmt.Errorf("audit trail: new epoch: %w", err)
