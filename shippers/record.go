@@ -32,6 +32,10 @@ type Record struct {
 	// when the collector keeps no trail. Destinations that can carry it (Elasticsearch:
 	// lanner.chain.*, Fluentd: lanner_chain) write it unchanged.
 	Chain *ChainLink
+	// ECSDocument is the alert's Elasticsearch document when it has already been built in this
+	// process (the audit-trail chainer builds it to hash it), so that the Elasticsearch output
+	// does not build it twice. It is a cache: not spooled, and nil means "build it".
+	ECSDocument []byte
 }
 
 // ChainLink is one alert's link in a node's hash chain: the chain's epoch (a random id drawn when

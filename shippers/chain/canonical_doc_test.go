@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -157,15 +158,31 @@ func TestLinkHashMatchesVerifier(t *testing.T) {
 	defer c.Close()
 	rnd := rand.New(rand.NewPCG(3, 4))
 	h := NewHasher(nil)
+	reused := 0
+	defer func() {
+		if reused == 0 {
+			t.Error("the chainer never handed its document on")
+		}
+	}()
 	for range 300 {
 		r := genRecord(rnd)
 		r.Chain = nil
 		if err := c.Link(r); err != nil {
 			t.Fatal(err)
 		}
+		// The document the chainer hands to the Elasticsearch output is the one a fresh build
+		// with the hash writes.
+		cached := r.ECSDocument
+		r.ECSDocument = nil
 		stored, _ := elasticsearch.Document(r)
 		if got, err := h.SumStored(stored); err != nil || got != r.Chain.Hash {
 			t.Fatalf("verifier's hash %s (%v), link's %s, document %s", got, err, r.Chain.Hash, stored)
+		}
+		if cached != nil && !bytes.Equal(cached, stored) {
+			t.Fatalf("the chainer's document differs from a fresh build:\n %s\n %s", cached, stored)
+		}
+		if cached != nil {
+			reused++
 		}
 	}
 }

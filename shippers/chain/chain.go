@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -274,6 +275,7 @@ func (c *Chainer) Link(r *shippers.Record) error {
 		c.errs.Inc()
 		return fmt.Errorf("audit trail: link alert %s: %w", r.ID, err)
 	}
+	r.ECSDocument = withHash(doc, link)
 	c.links.Inc()
 	c.seq.Set(float64(link.Seq))
 	if link.Seq%truncateEvery == 0 {
@@ -283,6 +285,27 @@ func (c *Chainer) Link(r *shippers.Record) error {
 		}
 	}
 	return nil
+}
+
+// withHash returns a copy of doc, the document hashed for link (without lanner.chain.hash), with
+// the hash in its place: the document the Elasticsearch output ships, without building it a
+// second time. In a canonical document lanner.chain's members are sorted (epoch, hash, prev,
+// seq), so the hash goes right after the epoch. It returns nil (the output then builds the
+// document) when that place is not found exactly once.
+func withHash(doc []byte, link *shippers.ChainLink) []byte {
+	at := shippers.AppendJSONString([]byte(`"lanner":{"chain":{"epoch":`), link.Epoch)
+	at = append(at, ',')
+	i := bytes.Index(doc, at)
+	if i < 0 || bytes.Index(doc[i+len(at):], at) >= 0 {
+		return nil
+	}
+	i += len(at)
+	ins := shippers.AppendJSONString([]byte(`"hash":`), link.Hash)
+	ins = append(ins, ',')
+	out := make([]byte, 0, len(doc)+len(ins))
+	out = append(out, doc[:i]...)
+	out = append(out, ins...)
+	return append(out, doc[i:]...)
 }
 
 // Close closes the state log and unregisters the metrics.

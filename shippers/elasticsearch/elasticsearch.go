@@ -169,6 +169,9 @@ func (o *outcome) add(f func(*shippers.PartialError)) {
 // index is left out: it is chosen when the document is sent (from its @timestamp in index
 // mode), so a spool outlives a change of data_stream or index_prefix.
 func (s *Shipper) Prepare(dst []byte, r *shippers.Record) ([]byte, error) {
+	if d := r.ECSDocument; d != nil {
+		return append(dst, d...), nil // built once already, by the audit-trail chainer
+	}
 	b, _ := s.docs.Get().(*Builder)
 	if b == nil {
 		b = &Builder{}
