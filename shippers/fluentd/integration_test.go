@@ -325,20 +325,20 @@ func newOutput(t *testing.T, name, dir string, sh shippers.Shipper) (*shippers.O
 	return o, sp
 }
 
-func asFloat(v any) float64 { f, _ := v.(float64); return f }
-
-func TestAckWithheldIsRetriedUntilAcknowledged(t *testing.T) {
-	srv := startForward(t, "0", filepath.Join(t.TempDir(), "records.jsonl"))
-	srv.mode("ack=withhold")
+// runningOutput starts a Forward server in ack mode mode and a Fluentd output (over its own
+// spool) with n alerts of a new run enqueued, delivering until the test ends.
+func runningOutput(t *testing.T, mode string, n int) (srv *forwardServer, tag string, o *shippers.Output, sp *spool.Spool, b shippers.Batch) {
+	t.Helper()
+	srv = startForward(t, "0", filepath.Join(t.TempDir(), "records.jsonl"))
+	srv.mode(mode)
 	run := runID()
-	tag := "lanner.test." + run
+	tag = "lanner.test." + run
 	s, err := New("fluentd", srv.config(tag), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, sp := newOutput(t, "fluentd", t.TempDir(), s)
-	defer o.Close()
-	b := alerts(run, 10)
+	o, sp = newOutput(t, "fluentd", t.TempDir(), s)
+	b = alerts(run, n)
 	if err := o.Enqueue(context.Background(), b...); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,14 @@ func TestAckWithheldIsRetriedUntilAcknowledged(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = o.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
+	t.Cleanup(func() { cancel(); wg.Wait(); _ = o.Close() })
+	return srv, tag, o, sp, b
+}
+
+func asFloat(v any) float64 { f, _ := v.(float64); return f }
+
+func TestAckWithheldIsRetriedUntilAcknowledged(t *testing.T) {
+	srv, tag, o, sp, b := runningOutput(t, "ack=withhold", 10)
 
 	// At least two attempts went unacknowledged: the output retried.
 	eventually(t, 30*time.Second, "two withheld acks", func() bool { return asFloat(srv.status()["acks_withheld"]) >= 2 })
@@ -511,25 +518,7 @@ func BenchmarkFluentdLocalServer(b *testing.B) {
 // that stores a record but never acks it (store-noack) gets it again on every retry. The
 // duplicates carry the same lanner_id, so a reader can drop them; nothing is lost.
 func TestStoredButUnacknowledgedIsDuplicated(t *testing.T) {
-	srv := startForward(t, "0", filepath.Join(t.TempDir(), "records.jsonl"))
-	srv.mode("ack=store-noack")
-	run := runID()
-	tag := "lanner.test." + run
-	s, err := New("fluentd", srv.config(tag), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, sp := newOutput(t, "fluentd", t.TempDir(), s)
-	defer o.Close()
-	b := alerts(run, 3)
-	if err := o.Enqueue(context.Background(), b...); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = o.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
+	srv, tag, _, sp, b := runningOutput(t, "ack=store-noack", 3)
 
 	eventually(t, 30*time.Second, "the first alert stored twice", func() bool {
 		return countByID(records(t, srv.out, tag))[b[0].ID] >= 2
