@@ -106,26 +106,27 @@ func load(t *testing.T) *stack {
 	return s
 }
 
-func (s *stack) service(t *testing.T, name string) *corev1.Service {
+// named returns the object of kind called name among items, or fails the test.
+func named[T interface{ GetName() string }](t *testing.T, kind string, items []T, name string) T {
 	t.Helper()
-	for _, x := range s.services {
-		if x.Name == name {
+	for _, x := range items {
+		if x.GetName() == name {
 			return x
 		}
 	}
-	t.Fatalf("no Service %s", name)
-	return nil
+	t.Fatalf("no %s %s", kind, name)
+	var zero T
+	return zero
+}
+
+func (s *stack) service(t *testing.T, name string) *corev1.Service {
+	t.Helper()
+	return named(t, "Service", s.services, name)
 }
 
 func (s *stack) deployment(t *testing.T, name string) *appsv1.Deployment {
 	t.Helper()
-	for _, x := range s.deployments {
-		if x.Name == name {
-			return x
-		}
-	}
-	t.Fatalf("no Deployment %s", name)
-	return nil
+	return named(t, "Deployment", s.deployments, name)
 }
 
 // directive returns the values of every line "name value" in conf (comments left out).

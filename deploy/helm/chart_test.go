@@ -146,26 +146,27 @@ func (o *objects) collector(t *testing.T) (*appsv1.DaemonSet, *corev1.Container)
 	return ds, &ds.Spec.Template.Spec.Containers[0]
 }
 
-func (o *objects) configMap(t *testing.T, name string) *corev1.ConfigMap {
+// named returns the object of kind called name among items, or fails the test.
+func named[T interface{ GetName() string }](t *testing.T, kind string, items []T, name string) T {
 	t.Helper()
-	for _, cm := range o.configMaps {
-		if cm.Name == name {
-			return cm
+	for _, x := range items {
+		if x.GetName() == name {
+			return x
 		}
 	}
-	t.Fatalf("no ConfigMap %q", name)
-	return nil
+	t.Fatalf("no %s %q", kind, name)
+	var zero T
+	return zero
+}
+
+func (o *objects) configMap(t *testing.T, name string) *corev1.ConfigMap {
+	t.Helper()
+	return named(t, "ConfigMap", o.configMaps, name)
 }
 
 func (o *objects) clusterRole(t *testing.T, name string) *rbacv1.ClusterRole {
 	t.Helper()
-	for _, r := range o.clusterRoles {
-		if r.Name == name {
-			return r
-		}
-	}
-	t.Fatalf("no ClusterRole %q", name)
-	return nil
+	return named(t, "ClusterRole", o.clusterRoles, name)
 }
 
 // loadConfig writes the collector's rendered configuration to a file and loads it with lanner's
