@@ -63,6 +63,24 @@ func clusterObjects() ([]runtime.Object, []string) {
 	return objs, nodeIDs
 }
 
+// runSynced starts a Cache over cs and returns it once its informers have listed; it stops when
+// the test or benchmark ends.
+func runSynced(tb testing.TB, cs *fake.Clientset, cfg Config) *Cache {
+	tb.Helper()
+	c, err := New(cs, cfg, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	tb.Cleanup(func() { cancel(); <-done })
+	if err := c.WaitForSync(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
 // BenchmarkCache measures the cache's heap and its lookup cost with 10,000 pods in the
 // cluster, 110 of them on this node, with the node filter (what lanner runs) and without
 // (what a cluster-wide watch costs). cache-heap-MiB is the live heap the started and synced
@@ -82,17 +100,7 @@ func BenchmarkCache(b *testing.B) {
 			cs := fake.NewClientset(objs...)
 			honourPodFieldSelector(b, cs)
 			before := liveHeap()
-			c, err := New(cs, mode.cfg, nil, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { _ = c.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
-			if err := c.WaitForSync(ctx); err != nil {
-				b.Fatal(err)
-			}
+			c := runSynced(b, cs, mode.cfg)
 			// Build every node pod's snapshot once, as steady-state lookups would.
 			for _, id := range nodeIDs {
 				if _, ok := c.Container(id); !ok {
@@ -121,17 +129,7 @@ func BenchmarkLookupMiss(b *testing.B) {
 	objs, _ := clusterObjects()
 	cs := fake.NewClientset(objs...)
 	honourPodFieldSelector(b, cs)
-	c, err := New(cs, Config{NodeName: node}, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = c.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := c.WaitForSync(ctx); err != nil {
-		b.Fatal(err)
-	}
+	c := runSynced(b, cs, Config{NodeName: node})
 	id := hexID("nobody")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -147,17 +145,7 @@ func BenchmarkAnnotateSteadyState(b *testing.B) {
 	objs, nodeIDs := clusterObjects()
 	cs := fake.NewClientset(objs...)
 	honourPodFieldSelector(b, cs)
-	c, err := New(cs, Config{NodeName: node}, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = c.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := c.WaitForSync(ctx); err != nil {
-		b.Fatal(err)
-	}
+	c := runSynced(b, cs, Config{NodeName: node})
 	ctrs := make([]*event.Container, 0, len(nodeIDs))
 	for _, id := range nodeIDs {
 		ctrs = append(ctrs, &event.Container{ID: id[:12], FullID: id})

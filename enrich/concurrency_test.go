@@ -18,17 +18,7 @@ import (
 // (live, or deleted within the grace period).
 func TestConcurrentLookups(t *testing.T) {
 	cs := fake.NewClientset(baseObjects()...)
-	c, err := New(cs, Config{NodeName: node}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = c.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	if err := c.WaitForSync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	c := runSynced(t, cs, Config{NodeName: node})
 
 	const rounds = 200
 	var wg sync.WaitGroup
