@@ -109,12 +109,10 @@ func (s *stdoutSink) Run(ctx context.Context) error { return s.o.Run(ctx) }
 
 // Flush waits, up to the shutdown timeout, until every queued alert was written.
 func (s *stdoutSink) Flush() error {
-	deadline := time.Now().Add(s.timeout)
-	for s.q.Len() > 0 {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d alerts not written to stdout within %s", s.q.Len(), s.timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	if err := s.q.WaitEmpty(ctx); err != nil {
+		return fmt.Errorf("%d alerts not written to stdout within %s: %w", s.q.Len(), s.timeout, err)
 	}
 	return nil
 }

@@ -187,6 +187,22 @@ func (m *Memory) Ack(through uint64) error {
 	return nil
 }
 
+// WaitEmpty returns once every record was acknowledged, when ctx ends (its error) or when the
+// queue closes (ErrClosed, if records are left).
+func (m *Memory) WaitEmpty(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for len(m.recs) > 0 {
+		if m.closed {
+			return ErrClosed
+		}
+		if err := m.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Len returns the number of records held.
 func (m *Memory) Len() int {
 	m.mu.Lock()

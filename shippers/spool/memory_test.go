@@ -41,6 +41,15 @@ func TestMemoryQueue(t *testing.T) {
 	if err := m.WaitFor(done, 2, 3); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitFor beyond what is held: %v", err)
 	}
+	if err := m.WaitEmpty(done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitEmpty with records held: %v", err)
+	}
+	if err := m.Ack(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WaitEmpty(done); err != nil {
+		t.Fatalf("WaitEmpty once everything was acknowledged: %v", err)
+	}
 	if err := m.Append(ctx, make([]byte, 11)); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("oversized record: %v", err)
 	}
