@@ -246,22 +246,6 @@ func Load(path string, ov *Overrides) (*Config, error) {
 	return &cfg, nil
 }
 
-// outputBlocks are the blocks of the outputs that run behind a spool, by key prefix.
-func (c *Config) outputBlocks() []struct {
-	name    string
-	enabled *bool
-} {
-	return []struct {
-		name    string
-		enabled *bool
-	}{
-		{"elasticsearch", &c.Elasticsearch.Enabled}, {"fluentd", &c.Fluentd.Enabled},
-		{"file_output", &c.FileOutput.Enabled}, {"http_output", &c.HTTPOutput.Enabled},
-		{"syslog_output", &c.SyslogOutput.Enabled}, {"program_output", &c.ProgramOutput.Enabled},
-		{"nats_output", &c.NATSOutput.Enabled},
-	}
-}
-
 // disableBadOutputs validates c. Problems inside an enabled output's block disable that output
 // (recorded in DisabledOutputs) instead of failing the start, as do unknown blocks named like
 // outputs; any other problem, or no output left at all, is an error listing everything.
@@ -271,9 +255,9 @@ func (c *Config) disableBadOutputs(f *File, ov *Overrides, unknown Errors) error
 	bad := map[string][]Problem{}
 	for _, p := range ps {
 		matched := false
-		for _, b := range c.outputBlocks() {
-			if *b.enabled && strings.HasPrefix(p.Key, b.name+".") {
-				bad[b.name] = append(bad[b.name], p)
+		for _, b := range c.SpooledOutputs() {
+			if *b.Enabled && strings.HasPrefix(p.Key, b.Name+".") {
+				bad[b.Name] = append(bad[b.Name], p)
 				matched = true
 				break
 			}
@@ -286,10 +270,10 @@ func (c *Config) disableBadOutputs(f *File, ov *Overrides, unknown Errors) error
 		all := locate(ps, f, ov)
 		return append(unknown, all...)
 	}
-	for _, b := range c.outputBlocks() {
-		if probs := bad[b.name]; len(probs) > 0 {
-			*b.enabled = false
-			c.DisabledOutputs = append(c.DisabledOutputs, DisabledOutput{Name: b.name, Problems: locate(probs, f, ov)})
+	for _, b := range c.SpooledOutputs() {
+		if probs := bad[b.Name]; len(probs) > 0 {
+			*b.Enabled = false
+			c.DisabledOutputs = append(c.DisabledOutputs, DisabledOutput{Name: b.Name, Problems: locate(probs, f, ov)})
 		}
 	}
 	for _, u := range unknown {

@@ -139,25 +139,37 @@ func (c *Config) validateExtraOutputs() []Problem {
 	return ps
 }
 
+// OutputBlock is one output that runs behind a spool, as the configuration names it.
+type OutputBlock struct {
+	Name     string // its block: elasticsearch, fluentd, file_output, ...
+	Enabled  *bool  // its enabled key, settable
+	SpoolDir string
+}
+
+// SpooledOutputs lists the outputs that run behind a spool (every output but stdout), in the
+// order lanner builds them: Elasticsearch, Fluentd, file, http, syslog, program, nats.
+func (c *Config) SpooledOutputs() []OutputBlock {
+	return []OutputBlock{
+		{"elasticsearch", &c.Elasticsearch.Enabled, c.Elasticsearch.SpoolDir},
+		{"fluentd", &c.Fluentd.Enabled, c.Fluentd.SpoolDir},
+		{"file_output", &c.FileOutput.Enabled, c.FileOutput.SpoolDir},
+		{"http_output", &c.HTTPOutput.Enabled, c.HTTPOutput.SpoolDir},
+		{"syslog_output", &c.SyslogOutput.Enabled, c.SyslogOutput.SpoolDir},
+		{"program_output", &c.ProgramOutput.Enabled, c.ProgramOutput.SpoolDir},
+		{"nats_output", &c.NATSOutput.Enabled, c.NATSOutput.SpoolDir},
+	}
+}
+
 // TrailDir is where the audit trail keeps its state: audit_trail.dir, or chain/ beside the spool
-// directory of the first enabled spooled output (Elasticsearch, Fluentd, file, http, syslog,
-// program, nats, in that order), so that the chain's state lives and is backed up with the
-// spools. It is "" when no spooled output is enabled.
+// directory of the first enabled spooled output, so that the chain's state lives and is backed
+// up with the spools. It is "" when no spooled output is enabled.
 func (c *Config) TrailDir() string {
 	if c.AuditTrail.Dir != "" {
 		return c.AuditTrail.Dir
 	}
-	for _, o := range []struct {
-		on  bool
-		dir string
-	}{
-		{c.Elasticsearch.Enabled, c.Elasticsearch.SpoolDir}, {c.Fluentd.Enabled, c.Fluentd.SpoolDir},
-		{c.FileOutput.Enabled, c.FileOutput.SpoolDir}, {c.HTTPOutput.Enabled, c.HTTPOutput.SpoolDir},
-		{c.SyslogOutput.Enabled, c.SyslogOutput.SpoolDir}, {c.ProgramOutput.Enabled, c.ProgramOutput.SpoolDir},
-		{c.NATSOutput.Enabled, c.NATSOutput.SpoolDir},
-	} {
-		if o.on && o.dir != "" {
-			return filepath.Join(filepath.Dir(filepath.Clean(o.dir)), "chain")
+	for _, o := range c.SpooledOutputs() {
+		if *o.Enabled && o.SpoolDir != "" {
+			return filepath.Join(filepath.Dir(filepath.Clean(o.SpoolDir)), "chain")
 		}
 	}
 	return ""

@@ -165,8 +165,14 @@ func (c *Config) RunConfig() config.Config {
 	return rc
 }
 
-// outputBlocks are the keys of Outputs that are run's output blocks.
-var outputBlocks = []string{"elasticsearch", "fluentd", "file_output", "http_output", "syslog_output", "program_output", "nats_output"}
+// outputBlocks are the keys of Outputs that are run's spooled output blocks.
+func outputBlocks() []string {
+	var names []string
+	for _, b := range (&config.Config{}).SpooledOutputs() {
+		names = append(names, b.Name)
+	}
+	return names
+}
 
 // Load reads and validates the configuration file path.
 func Load(path string) (*Config, error) {
@@ -422,9 +428,9 @@ func (c *Config) validateOutputs() []problem {
 			if !strings.HasPrefix(p.Msg, "no output") {
 				ps = append(ps, p2("outputs."+p.Key, p.Msg))
 			} else {
-				ps = append(ps, problem{key: "outputs", msg: "no output for the action records: enable stdout or one of " + strings.Join(outputBlocks, ", ")})
+				ps = append(ps, problem{key: "outputs", msg: "no output for the action records: enable stdout or one of " + strings.Join(outputBlocks(), ", ")})
 			}
-		case slices.ContainsFunc(outputBlocks, func(b string) bool { return p.Key == b || strings.HasPrefix(p.Key, b+".") }):
+		case slices.ContainsFunc(outputBlocks(), func(b string) bool { return p.Key == b || strings.HasPrefix(p.Key, b+".") }):
 			ps = append(ps, problem{key: "outputs." + p.Key, msg: p.Msg})
 		}
 	}
