@@ -122,11 +122,12 @@ func reportFormat(format, out string) (string, error) {
 }
 
 // reportESConfig merges the configuration file, the environment and the flags (flags win) and
+// returns, with the connection, the audit trail's key from the file (nil without one), and
 // says which index to read.
-func reportESConfig(fl reportFlags, getenv func(string) string) (elasticsearch.Config, string, error) {
-	cfg, err := loadESConfig(fl.config)
+func reportESConfig(fl reportFlags, getenv func(string) string) (elasticsearch.Config, []byte, string, error) {
+	cfg, key, err := loadAuditConfig(fl.config)
 	if err != nil {
-		return cfg, "", err
+		return cfg, nil, "", err
 	}
 	if len(fl.addresses) > 0 {
 		cfg.Addresses = fl.addresses
@@ -153,14 +154,14 @@ func reportESConfig(fl reportFlags, getenv func(string) string) (elasticsearch.C
 		cfg.TLS.InsecureSkipVerify = true
 	}
 	if fl.index != "" && fl.dataStream != "" {
-		return cfg, "", fmt.Errorf("--index and --data-stream are exclusive")
+		return cfg, nil, "", fmt.Errorf("--index and --data-stream are exclusive")
 	}
 	if fl.dataStream != "" {
 		cfg.Mode, cfg.DataStream = elasticsearch.ModeDataStream, fl.dataStream
 	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
-		return cfg, "", err
+		return cfg, nil, "", err
 	}
 	target := fl.index
 	switch {
@@ -170,7 +171,7 @@ func reportESConfig(fl reportFlags, getenv func(string) string) (elasticsearch.C
 	default:
 		target = cfg.IndexPatternForDocs()
 	}
-	return cfg, target, nil
+	return cfg, key, target, nil
 }
 
 // runReport writes the report. verifier may be nil (the report then says the trail was not
@@ -202,7 +203,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, fl reportFlags, ge
 	if fl.top < 0 || fl.auditLimit < 0 {
 		return bad("--top and --audit-limit must not be negative")
 	}
-	cfg, target, err := reportESConfig(fl, getenv)
+	cfg, fileKey, target, err := reportESConfig(fl, getenv)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -212,15 +213,7 @@ func runReport(ctx context.Context, stdout, stderr io.Writer, fl reportFlags, ge
 	}
 	if verifier == nil && !fl.noVerify {
 		// The window's hash chains, checked as `lanner audit verify --since --until` does.
-		var fromConfig []byte
-		if fl.config != "" {
-			rc, err := readRunConfigFile(fl.config)
-			if err != nil {
-				return err
-			}
-			fromConfig = []byte(rc.AuditTrail.Key.Reveal())
-		}
-		key, err := trailKey(fromConfig, fl.keyFile, getenv)
+		key, err := trailKey(fileKey, fl.keyFile, getenv)
 		if err != nil {
 			return bad("%v", err)
 		}
