@@ -128,6 +128,10 @@ type fanoutSink struct {
 	// Write is serialized by the alertRouter, so links are handed out in spool order.
 	chain *chain.Chainer
 	log   *slog.Logger
+	// unlinked counts alerts shipped without a link since the last log line about them: a
+	// broken state disk fails every link, and one line per alert would flood the log.
+	unlinked   int
+	unlinkedAt time.Time
 }
 
 func (s *fanoutSink) Name() string { return "shippers" }
@@ -142,7 +146,11 @@ func (s *fanoutSink) Write(ctx context.Context, a *alert.Alert, r *engine.Rule) 
 		// An alert the trail cannot link still ships: losing it would be worse than an unlinked
 		// document, which lanner audit verify counts (and lanner_audit_trail_errors_total too).
 		if err := s.chain.Link(rec); err != nil {
-			s.log.Error("alert shipped without an audit-trail link", "rule", a.Rule, "err", err)
+			s.unlinked++
+			if now := time.Now(); now.Sub(s.unlinkedAt) >= 10*time.Second {
+				s.log.Error("alerts shipped without an audit-trail link", "alerts", s.unlinked, "last_rule", a.Rule, "err", err)
+				s.unlinked, s.unlinkedAt = 0, now
+			}
 		}
 	}
 	return s.f.Enqueue(ctx, rec)
