@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -48,21 +49,54 @@ type doc struct {
 	steps     []step
 	tail      int
 	conflict  bool
+	// text holds the values the document formats itself (timestamps, numeric ids), so that
+	// they take no string allocation each; kindText members point into it.
+	text []byte
+	// rules keeps what depends only on a rule and its tags (rule.id, threat.*), computed once
+	// per rule rather than per alert.
+	rules map[string]*ruleInfo
 }
 
-// kv is one member: a string value in s (most values: no interface allocation), any other in v.
+// kv is one member. Its value is in s, n or v according to kind: most values are strings or
+// numbers, which then cost no interface allocation.
 type kv struct {
-	path  string
-	s     string
-	v     any
-	isStr bool
+	path string
+	s    string
+	v    any
+	n    int64
+	kind kvKind
 }
+
+type kvKind uint8
+
+const (
+	kindAny      kvKind = iota // v
+	kindStr                    // s
+	kindStrList1               // [s]
+	kindInt                    // n
+	kindText                   // text[n>>32 : n&0xffffffff], a string that needs no escaping
+	kindArgs                   // process.args: [s (unless empty), then the fields of v's string]
+)
 
 // set records path = v; a later set of the same path wins.
 func (d *doc) set(path string, v any) { d.kv = append(d.kv, kv{path: path, v: v}) }
 
 // str records path = s.
-func (d *doc) str(path, s string) { d.kv = append(d.kv, kv{path: path, s: s, isStr: true}) }
+func (d *doc) str(path, s string) { d.kv = append(d.kv, kv{path: path, s: s, kind: kindStr}) }
+
+// strList1 records path = [s].
+func (d *doc) strList1(path, s string) {
+	d.kv = append(d.kv, kv{path: path, s: s, kind: kindStrList1})
+}
+
+// num records path = n.
+func (d *doc) num(path string, n int64) { d.kv = append(d.kv, kv{path: path, n: n, kind: kindInt}) }
+
+// text records path = the string appended to d.text since from. Only text that JSON writes as
+// it is (digits, letters, '-', ':', '.', '+') may go this way: it is not escaped.
+func (d *doc) textFrom(path string, from int) {
+	d.kv = append(d.kv, kv{path: path, n: int64(from)<<32 | int64(len(d.text)), kind: kindText})
+}
 
 // The layout of a document -- its objects, keys and punctuation -- depends only on the sequence
 // of paths set, which alerts of one kind share. A builder that is reused (the shipper keeps a
@@ -182,13 +216,43 @@ func (d *doc) appendTo(dst []byte) []byte {
 	for _, st := range d.steps {
 		dst = append(dst, d.lits[st.from:st.to]...)
 		e := &d.kv[st.kv]
-		if e.isStr {
+		switch e.kind {
+		case kindStr:
 			dst = appendString(dst, e.s)
-		} else {
+		case kindStrList1:
+			dst = append(appendString(append(dst, '['), e.s), ']')
+		case kindInt:
+			dst = strconv.AppendInt(dst, e.n, 10)
+		case kindText:
+			dst = append(dst, '"')
+			dst = append(dst, d.text[e.n>>32:e.n&0xffffffff]...)
+			dst = append(dst, '"')
+		case kindArgs:
+			dst = appendArgs(dst, e.s, e.v.(string))
+		default:
 			dst = d.appendValue(dst, e.v)
 		}
 	}
 	return append(dst, d.lits[d.tail:]...)
+}
+
+// appendArgs writes process.args: the executable (unless empty), then the fields of args (as
+// strings.Fields splits them), without building the list.
+func appendArgs(dst []byte, exe, args string) []byte {
+	dst = append(dst, '[')
+	first := true
+	if exe != "" {
+		dst = appendString(dst, exe)
+		first = false
+	}
+	for f := range strings.FieldsSeq(args) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, f)
+		first = false
+	}
+	return append(dst, ']')
 }
 
 // compareSegments orders dotted paths segment by segment ('.' sorts before every other byte),
@@ -285,10 +349,51 @@ func isTechnique(t string) bool {
 	return false
 }
 
-// threat maps Falco's MITRE tags ("mitre_privilege_escalation", "T1611", "T1059.004") to ECS
-// threat.* fields.
-func threat(d *doc, tags []string) {
-	var tactics, techniques, subtechniques []string
+// ruleInfo is what a document takes from its rule alone: rule.id and the threat.* fields of
+// its MITRE tags, with the list values boxed once (a slice in an interface is an allocation).
+type ruleInfo struct {
+	tags  []string // the tags it was computed from
+	tagsV any      // tags, or nil without tags
+	id    string
+	// threat.tactic.name, threat.technique.id, threat.technique.subtechnique.id: []string,
+	// or nil when there are none.
+	tactics, techniques, subtechniques any
+}
+
+// maxRules bounds a builder's rule cache. Rules come from the loaded rule files (hundreds);
+// the bound only guards against a spool of alerts from ever new rule names.
+const maxRules = 4096
+
+// rule returns the cached ruleInfo of a rule with these tags, computing it on first use or
+// when the tags changed (a rules file reloaded with new tags).
+func (d *doc) rule(name string, tags []string) *ruleInfo {
+	if ri := d.rules[name]; ri != nil && slices.Equal(ri.tags, tags) {
+		return ri
+	}
+	if d.rules == nil || len(d.rules) >= maxRules {
+		d.rules = make(map[string]*ruleInfo)
+	}
+	ri := &ruleInfo{tags: slices.Clone(tags), id: ruleID(name)}
+	if len(tags) > 0 {
+		ri.tagsV = ri.tags
+	}
+	tactics, techniques, subtechniques := mitre(tags)
+	if len(tactics) > 0 {
+		ri.tactics = tactics
+	}
+	if len(techniques) > 0 {
+		ri.techniques = techniques
+	}
+	if len(subtechniques) > 0 {
+		ri.subtechniques = subtechniques
+	}
+	d.rules[name] = ri
+	return ri
+}
+
+// mitre maps Falco's MITRE tags ("mitre_privilege_escalation", "T1611", "T1059.004") to the
+// values of ECS threat.* fields: tactic names, technique ids (deduplicated) and subtechniques.
+func mitre(tags []string) (tactics, techniques, subtechniques []string) {
 	for _, t := range tags {
 		switch {
 		case strings.HasPrefix(t, "mitre_"):
@@ -308,22 +413,30 @@ func threat(d *doc, tags []string) {
 			}
 		}
 	}
-	if len(tactics) == 0 && len(techniques) == 0 {
+	return tactics, dedupe(techniques), subtechniques
+}
+
+// threat writes the threat.* fields of a rule's MITRE tags.
+func threat(d *doc, ri *ruleInfo) {
+	if ri.tactics == nil && ri.techniques == nil {
 		return
 	}
 	d.set("threat.framework", "MITRE ATT&CK")
-	if len(tactics) > 0 {
-		d.set("threat.tactic.name", tactics)
+	if ri.tactics != nil {
+		d.set("threat.tactic.name", ri.tactics)
 	}
-	if len(techniques) > 0 {
-		d.set("threat.technique.id", dedupe(techniques))
+	if ri.techniques != nil {
+		d.set("threat.technique.id", ri.techniques)
 	}
-	if len(subtechniques) > 0 {
-		d.set("threat.technique.subtechnique.id", subtechniques)
+	if ri.subtechniques != nil {
+		d.set("threat.technique.subtechnique.id", ri.subtechniques)
 	}
 }
 
 func dedupe(s []string) []string {
+	if len(s) < 2 {
+		return s
+	}
 	out := s[:0]
 	seen := map[string]bool{}
 	for _, v := range s {
@@ -429,30 +542,31 @@ func (d *doc) appendDocument(dst []byte, r *shippers.Record) []byte {
 func document(d *doc, r *shippers.Record) {
 	a := r.Alert
 	f := a.OutputFields
-	ts := a.Time.UTC().Format(time.RFC3339Nano)
-	d.str("@timestamp", ts)
+	d.text = a.Time.UTC().AppendFormat(d.text[:0], time.RFC3339Nano)
+	d.textFrom("@timestamp", 0)
 	d.str("ecs.version", ecsVersion)
 	d.str("message", a.Output)
 	d.set("event.kind", "alert")
 	d.str("event.id", r.ID)
-	d.set("event.severity", severity(a.Priority))
+	d.num("event.severity", int64(severity(a.Priority)))
 	d.str("event.provider", a.Source.String())
 	d.set("event.module", "lanner")
 	d.set("event.dataset", "lanner.alerts")
-	d.str("event.start", ts)
+	d.textFrom("event.start", 0)
 
+	ri := d.rule(a.Rule, a.Tags)
 	d.str("rule.name", a.Rule)
-	d.str("rule.id", ruleID(a.Rule))
+	d.str("rule.id", ri.id)
 	if r.RuleDescription != "" {
 		d.str("rule.description", r.RuleDescription)
 	}
 	if r.Ruleset != "" {
 		d.str("rule.ruleset", r.Ruleset)
 	}
-	if len(a.Tags) > 0 {
-		d.set("tags", a.Tags)
+	if ri.tagsV != nil {
+		d.set("tags", ri.tagsV)
 	}
-	threat(d, a.Tags)
+	threat(d, ri)
 
 	d.str("host.name", a.Hostname)
 	d.str("host.hostname", a.Hostname)
@@ -463,7 +577,7 @@ func document(d *doc, r *shippers.Record) {
 
 	switch a.Source {
 	case event.SourceK8sAudit:
-		d.set("event.category", []string{"configuration"})
+		d.strList1("event.category", "configuration")
 		// The verb comes with the alert (Action) whatever the rule prints; ka.verb in the output
 		// fields covers records spooled before Action existed.
 		verb := a.Action
@@ -481,7 +595,7 @@ func document(d *doc, r *shippers.Record) {
 		case "get", "list", "watch":
 			typ = "access"
 		}
-		d.set("event.type", []string{typ})
+		d.strList1("event.type", typ)
 		if verb != "" {
 			d.str("event.action", verb)
 		}
@@ -525,8 +639,8 @@ func document(d *doc, r *shippers.Record) {
 		if c := str(f, "evt.category"); c == "net" {
 			cat = "network"
 		}
-		d.set("event.category", []string{cat})
-		d.set("event.type", []string{typ})
+		d.strList1("event.category", cat)
+		d.strList1("event.type", typ)
 		if et != "" {
 			d.str("event.action", et)
 		}
@@ -542,14 +656,23 @@ func document(d *doc, r *shippers.Record) {
 	copyInt(d, f, "proc.pid", "process.pid")
 	copyField(d, f, "proc.cwd", "process.working_directory")
 	if args := str(f, "proc.args"); args != "" || present(f["proc.exepath"]) {
-		var list []string
-		if exe := str(f, "proc.exepath"); exe != "" {
-			list = append(list, exe)
+		exe := str(f, "proc.exepath")
+		n := 0
+		if exe != "" {
+			n++
 		}
-		list = append(list, strings.Fields(args)...)
-		if len(list) > 0 {
-			d.set("process.args", list)
-			d.set("process.args_count", len(list))
+		for range strings.FieldsSeq(args) {
+			n++
+		}
+		if n > 0 {
+			// The output field's own interface value when it holds the fields: boxing args
+			// again would allocate.
+			var argsV any = ""
+			if args != "" {
+				argsV = f["proc.args"]
+			}
+			d.kv = append(d.kv, kv{path: "process.args", s: exe, v: argsV, kind: kindArgs})
+			d.num("process.args_count", int64(n))
 		}
 	}
 	copyField(d, f, "proc.pname", "process.parent.name")
@@ -557,9 +680,14 @@ func document(d *doc, r *shippers.Record) {
 	copyField(d, f, "proc.pcmdline", "process.parent.command_line")
 	copyInt(d, f, "proc.ppid", "process.parent.pid")
 	if v, ok := f["user.uid"]; ok && present(v) {
-		id := strings.Trim(strings.TrimSpace(jsonScalar(v)), `"`)
-		d.str("user.id", id)
-		d.str("process.user.id", id)
+		if from, ok := d.appendID(v); ok {
+			d.textFrom("user.id", from)
+			d.textFrom("process.user.id", from)
+		} else {
+			id := strings.Trim(strings.TrimSpace(jsonScalar(v)), `"`)
+			d.str("user.id", id)
+			d.str("process.user.id", id)
+		}
 	}
 	if n := str(f, "user.name"); n != "" {
 		d.str("user.name", n)
@@ -567,7 +695,11 @@ func document(d *doc, r *shippers.Record) {
 	}
 	copyField(d, f, "user.loginname", "process.session_leader.user.name")
 	if v, ok := f["group.gid"]; ok && present(v) {
-		d.str("process.group.id", strings.Trim(jsonScalar(v), `"`))
+		if from, ok := d.appendID(v); ok {
+			d.textFrom("process.group.id", from)
+		} else {
+			d.str("process.group.id", strings.Trim(jsonScalar(v), `"`))
+		}
 	}
 	copyField(d, f, "group.name", "process.group.name")
 
@@ -602,7 +734,7 @@ func document(d *doc, r *shippers.Record) {
 		copyField(d, f, "container.image", "container.image.name")
 	}
 	if tag := str(f, "container.image.tag"); tag != "" {
-		d.set("container.image.tag", []string{tag})
+		d.strList1("container.image.tag", tag)
 	}
 	copyField(d, f, "container.type", "container.runtime")
 	if p, ok := f["container.privileged"].(bool); ok {
@@ -633,7 +765,11 @@ func document(d *doc, r *shippers.Record) {
 	// itself, so the chainer builds the document without it first.
 	if c := r.Chain; c != nil {
 		d.str("lanner.chain.epoch", c.Epoch)
-		d.set("lanner.chain.seq", c.Seq)
+		if c.Seq <= math.MaxInt64 {
+			d.num("lanner.chain.seq", int64(c.Seq))
+		} else {
+			d.set("lanner.chain.seq", c.Seq)
+		}
 		d.str("lanner.chain.prev", c.Prev)
 		if c.Hash != "" {
 			d.str("lanner.chain.hash", c.Hash)
@@ -647,9 +783,11 @@ func document(d *doc, r *shippers.Record) {
 	d.str("falco.source", a.Source.String())
 	d.str("falco.hostname", a.Hostname)
 	d.str("falco.output", a.Output)
-	d.str("falco.time", string(alert.AppendTime(nil, a.Time)))
-	if len(a.Tags) > 0 {
-		d.set("falco.tags", a.Tags)
+	from := len(d.text)
+	d.text = alert.AppendTime(d.text, a.Time)
+	d.textFrom("falco.time", from)
+	if ri.tagsV != nil {
+		d.set("falco.tags", ri.tagsV)
 	}
 	if len(f) > 0 {
 		d.set("falco.output_fields", withoutNulls(f))
@@ -690,7 +828,7 @@ func k8sFields(d *doc, k *alert.K8sMeta) {
 		name, tag := splitImage(k.Image)
 		d.str("container.image.name", name)
 		if tag != "" {
-			d.set("container.image.tag", []string{tag})
+			d.strList1("container.image.tag", tag)
 		}
 	}
 	if _, digest, ok := strings.Cut(k.ImageID, "@"); ok && digest != "" {
@@ -759,6 +897,40 @@ func splitImage(ref string) (name, tag string) {
 		return ref[:i], ref[i+1:]
 	}
 	return ref, ""
+}
+
+// appendID appends the text of a numeric id (user.uid, group.gid) to d.text and returns where
+// it starts, for the common types; false sends the others through jsonScalar. A string is
+// taken only when it is all digits: then it is what jsonScalar and the trims leave of it.
+func (d *doc) appendID(v any) (int, bool) {
+	from := len(d.text)
+	switch v := v.(type) {
+	case int64:
+		d.text = strconv.AppendInt(d.text, v, 10)
+	case int:
+		d.text = strconv.AppendInt(d.text, int64(v), 10)
+	case uint64:
+		d.text = strconv.AppendUint(d.text, v, 10)
+	case float64:
+		// Whole numbers that encoding/json writes without an exponent or a fraction.
+		if v != math.Trunc(v) || math.Abs(v) >= 1e15 || math.Signbit(v) && v == 0 {
+			return 0, false
+		}
+		d.text = strconv.AppendInt(d.text, int64(v), 10)
+	case string:
+		if v == "" {
+			return 0, false
+		}
+		for i := 0; i < len(v); i++ {
+			if v[i] < '0' || v[i] > '9' {
+				return 0, false
+			}
+		}
+		d.text = append(d.text, v...)
+	default:
+		return 0, false
+	}
+	return from, true
 }
 
 func jsonScalar(v any) string {

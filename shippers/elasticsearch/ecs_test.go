@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/lannersec/lanner/collector/alert"
 	"github.com/lannersec/lanner/collector/event"
+	"github.com/lannersec/lanner/shippers"
 )
 
 func slogTo(buf *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
@@ -213,6 +216,62 @@ func TestDocumentAuditTarget(t *testing.T) {
 	for _, f := range []string{"orchestrator.resource.type", "orchestrator.resource.name", "orchestrator.api_version", "source.ip", "user.name"} {
 		if typ := Fields()[f]; typ != "keyword" && typ != "ip" {
 			t.Errorf("%s mapped as %q, want an aggregatable type", f, typ)
+		}
+	}
+}
+
+// A reused builder caches what depends on the rule alone (rule.id, threat.*) and recomputes it
+// when the same rule comes with other tags; ids of every common type come out as jsonScalar
+// would write them.
+func TestBuilderRuleCacheAndIDs(t *testing.T) {
+	var b Builder
+	doc := func(r *shippers.Record) map[string]any {
+		t.Helper()
+		data, ok := b.AppendDocument(nil, r)
+		if !ok {
+			t.Fatalf("not canonical: %s", data)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	r := testRecord(1)
+	d := doc(r)
+	if got := get(d, "threat.technique.id"); !reflect.DeepEqual(got, []any{"T1059"}) {
+		t.Fatalf("threat.technique.id = %v", got)
+	}
+	r = testRecord(2)
+	r.Alert.Tags = []string{"mitre_privilege_escalation", "T1611"}
+	d = doc(r)
+	if got := get(d, "threat.technique.id"); !reflect.DeepEqual(got, []any{"T1611"}) {
+		t.Fatalf("after new tags, threat.technique.id = %v", got)
+	}
+	if got := get(d, "threat.tactic.name"); !reflect.DeepEqual(got, []any{"Privilege Escalation"}) {
+		t.Fatalf("after new tags, threat.tactic.name = %v", got)
+	}
+	if got := get(d, "rule.id"); got != ruleID(r.Alert.Rule) {
+		t.Fatalf("rule.id = %v", got)
+	}
+	r.Alert.Tags = nil
+	d = doc(r)
+	if get(d, "threat.framework") != nil || get(d, "tags") != nil {
+		t.Fatalf("without tags: threat %v, tags %v", get(d, "threat.framework"), get(d, "tags"))
+	}
+
+	for _, v := range []any{int64(1000), 1000, uint64(1000), float64(1000), "1000", math.Copysign(0, -1),
+		float64(12.5), float64(1e21), "10 00", "x", true} {
+		r := testRecord(3)
+		r.Alert.OutputFields["user.uid"] = v
+		r.Alert.OutputFields["group.gid"] = v
+		d := doc(r)
+		want := strings.Trim(strings.TrimSpace(jsonScalar(v)), `"`)
+		if got := get(d, "user.id"); got != want {
+			t.Errorf("user.uid %T %v: user.id = %v, want %q", v, v, got, want)
+		}
+		if got := get(d, "process.group.id"); got != strings.Trim(jsonScalar(v), `"`) {
+			t.Errorf("group.gid %T %v: process.group.id = %v", v, v, got)
 		}
 	}
 }

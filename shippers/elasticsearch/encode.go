@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/lannersec/lanner/shippers"
@@ -70,33 +71,38 @@ func (d *doc) appendValue(dst []byte, v any) []byte {
 }
 
 // appendMap writes m with its members sorted by key (nil members left out when skipNulls).
+// Members are collected with their values, so each is looked up once, by the iteration.
 func appendMap[M ~map[string]V, V any](d *doc, dst []byte, m M, skipNulls bool) []byte {
-	var buf [32]string
-	keys := buf[:0]
-	for k := range m {
-		if skipNulls && isNull(m[k]) {
+	type member struct {
+		k string
+		v V
+	}
+	var buf [32]member
+	members := buf[:0]
+	for k, v := range m {
+		if skipNulls && isNull(v) {
 			continue
 		}
 		if !utf8.ValidString(k) {
 			// Written with U+FFFD, it could sort elsewhere (or meet another key).
 			d.notCanonical = true
 		}
-		keys = append(keys, k)
+		members = append(members, member{k, v})
 	}
-	slices.Sort(keys)
+	slices.SortFunc(members, func(a, b member) int { return strings.Compare(a.k, b.k) })
 	dst = append(dst, '{')
-	for i, k := range keys {
+	for i, e := range members {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k)
+		dst = appendString(dst, e.k)
 		dst = append(dst, ':')
-		dst = d.appendValue(dst, any(m[k]))
+		dst = d.appendValue(dst, any(e.v))
 	}
 	return append(dst, '}')
 }
 
-func isNull(v any) bool { return v == nil }
+func isNull[V any](v V) bool { return any(v) == nil }
 
 // appendStringMap is appendMap for string values, without an interface per value.
 func appendStringMap(d *doc, dst []byte, m map[string]string) []byte {
