@@ -33,10 +33,14 @@ type Shipper struct {
 	m       *metrics
 	setupMu sync.Mutex
 	setup   bool // template installed (or not wanted)
-	// docs keeps document builders between alerts, so building one allocates only its bytes.
-	docs sync.Pool
-	// bufs keeps request buffers between batches (a batch's documents, about flush_bytes).
-	bufs sync.Pool
+	// docs keeps document builders between alerts, so building one allocates nothing: a
+	// builder keeps its layouts and rule cache, which a sync.Pool would drop at every garbage
+	// collection.
+	docs chan *Builder
+	// bufs keeps request buffers between batches (a batch's documents, about flush_bytes): a
+	// bounded free list rather than a sync.Pool, which is emptied at every garbage collection --
+	// several a second under load -- and so had a batch grow a new buffer of megabytes each time.
+	bufs chan *[]byte
 }
 
 // New validates cfg (after defaults) and builds the client. It does not contact the cluster:
@@ -63,7 +67,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, 
 	logger.Info("elasticsearch output configured", "addresses", cfg.Addresses, "mode", cfg.Mode,
 		"target", cfg.indexFor(time.Now()), "username", cfg.Username, "password", cfg.Password,
 		"api_key", cfg.APIKey, "bearer_token", cfg.BearerToken)
-	return &Shipper{cfg: cfg, client: client, logger: logger, m: m, setup: !*cfg.Setup}, nil
+	return &Shipper{cfg: cfg, client: client, logger: logger, m: m, setup: !*cfg.Setup,
+		docs: make(chan *Builder, 4), bufs: make(chan *[]byte, cfg.Concurrency+1)}, nil
 }
 
 // NewClient returns a go-elasticsearch client for cfg (addresses, credentials, TLS), as the
@@ -172,12 +177,17 @@ func (s *Shipper) Prepare(dst []byte, r *shippers.Record) ([]byte, error) {
 	if d := r.ECSDocument; d != nil {
 		return append(dst, d...), nil // built once already, by the audit-trail chainer
 	}
-	b, _ := s.docs.Get().(*Builder)
-	if b == nil {
+	var b *Builder
+	select {
+	case b = <-s.docs:
+	default:
 		b = &Builder{}
 	}
 	dst, _ = b.AppendDocument(dst, r)
-	s.docs.Put(b)
+	select {
+	case s.docs <- b:
+	default:
+	}
 	return dst, nil
 }
 
@@ -215,14 +225,31 @@ func (s *Shipper) send(ctx context.Context, batch []shippers.Prepared, failed ma
 	out := &outcome{recover: true}
 	// Every item's two lines go into one buffer; a request's body is a run of consecutive items
 	// in it, so cutting requests (and splitting one after a 413) copies nothing.
-	bp, _ := s.bufs.Get().(*[]byte)
-	if bp == nil {
+	var bp *[]byte
+	select {
+	case bp = <-s.bufs:
+	default:
 		bp = new([]byte)
 	}
+	// The request body's size is known before it is written: one allocation of the right
+	// size instead of a buffer grown by copying as it fills.
+	need := 0
+	for _, p := range batch {
+		need += len(p.Data) + len(p.ID) + actionLineBytes
+	}
+	if s.cfg.Mode == ModeDataStream {
+		need += len(batch) * len(s.cfg.DataStream)
+	} else {
+		need += len(batch) * (len(s.cfg.IndexPrefix) + len("-2006.01.02"))
+	}
 	buf := (*bp)[:0]
+	if cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
 	items := make([]item, 0, len(batch))
+	var last dayIndex
 	for i, p := range batch {
-		index, err := s.indexOf(p.Data)
+		index, err := s.indexOf(p.Data, &last)
 		if ferr := failed[i]; ferr != nil {
 			err = ferr
 		}
@@ -254,7 +281,10 @@ func (s *Shipper) send(ctx context.Context, batch []shippers.Prepared, failed ma
 	}
 	if !out.bodyHeld {
 		*bp = buf[:0]
-		s.bufs.Put(bp)
+		select {
+		case s.bufs <- bp:
+		default:
+		}
 	}
 
 	pe := &out.pe
@@ -272,17 +302,45 @@ func (s *Shipper) send(ctx context.Context, batch []shippers.Prepared, failed ma
 	return pe
 }
 
+// actionLineBytes is an action line's length but for the index and id: {"create":{"_index":"",
+// "_id":""}} and the two newlines, with room for a few escaped characters.
+const actionLineBytes = 48
+
 // indexOf returns where a prepared document goes: the data stream, or in index mode the dated
 // index of its @timestamp (the first member of every document lanner writes).
-func (s *Shipper) indexOf(doc []byte) (string, error) {
+// last remembers the index of the last UTC day seen, so that the documents of one day -- a
+// whole batch, as a rule -- share one index name instead of parsing and formatting a date each.
+func (s *Shipper) indexOf(doc []byte, last *dayIndex) (string, error) {
 	if s.cfg.Mode == ModeDataStream {
 		return s.cfg.DataStream, nil
+	}
+	// lanner writes @timestamp first, in UTC: {"@timestamp":"2006-01-02T15:04:05.999999999Z"
+	const prefix = `{"@timestamp":"`
+	var day []byte
+	if rest, ok := bytes.CutPrefix(doc, []byte(prefix)); ok {
+		if i := bytes.IndexByte(rest, '"'); i > len("2006-01-02") && rest[i-1] == 'Z' {
+			day = rest[:len("2006-01-02")]
+		}
+	}
+	if day != nil && last.index != "" && string(day) == string(last.day[:]) {
+		return last.index, nil
 	}
 	t, err := docTime(doc)
 	if err != nil {
 		return "", err
 	}
-	return s.cfg.indexFor(t), nil
+	index := s.cfg.indexFor(t)
+	if day != nil {
+		copy(last.day[:], day)
+		last.index = index
+	}
+	return index, nil
+}
+
+// dayIndex is the dated index of one UTC day (its date as @timestamp writes it).
+type dayIndex struct {
+	day   [len("2006-01-02")]byte
+	index string
 }
 
 // docTime reads a document's @timestamp.

@@ -46,6 +46,29 @@ func TestDocTime(t *testing.T) {
 	}
 }
 
+// indexOf reuses the last day's index only for another document of the same UTC day: a
+// timestamp with an offset, or one that is not first, is dated the slow way.
+func TestIndexOfDays(t *testing.T) {
+	s := &Shipper{cfg: Config{Mode: ModeIndex, IndexPrefix: "p"}}
+	var last dayIndex
+	for _, tc := range []struct{ doc, want string }{
+		{`{"@timestamp":"2026-01-02T03:04:05Z"}`, "p-2026.01.02"},
+		{`{"@timestamp":"2026-01-02T23:59:59.999Z"}`, "p-2026.01.02"},
+		{`{"@timestamp":"2026-01-02T23:30:00-05:00"}`, "p-2026.01.03"},
+		{`{"@timestamp":"2026-01-02T10:00:00Z"}`, "p-2026.01.02"},
+		{`{"a":1,"@timestamp":"2026-01-04T00:00:00Z"}`, "p-2026.01.04"},
+		{`{"@timestamp":"2026-01-03T00:00:00.5Z"}`, "p-2026.01.03"},
+	} {
+		got, err := s.indexOf([]byte(tc.doc), &last)
+		if err != nil || got != tc.want {
+			t.Errorf("indexOf(%s) = %q, %v; want %q", tc.doc, got, err, tc.want)
+		}
+	}
+	if _, err := s.indexOf([]byte(`{"@timestamp":"2026-01-0xT00:00:00Z"}`), &last); err == nil {
+		t.Error("indexOf of an unreadable date: no error")
+	}
+}
+
 // SendPrepared in index mode writes each document to the index of its own @timestamp, and
 // rejects (for the dead-letter file) one it cannot date; Send gives the same requests.
 func TestSendPreparedIndexMode(t *testing.T) {
