@@ -239,6 +239,7 @@ func (c *collector) open(stdout io.Writer) error {
 		return fmt.Errorf("run: no output could be started (%d failed)", len(failed))
 	}
 	if fan != nil {
+		fan.startCommitter(commitQueue, c.router.failed.WithLabelValues(fan.Name()))
 		c.router.sinks = append(c.router.sinks, fan)
 		for _, o := range fan.f.Outputs() {
 			// /readyz reflects an output once package shippers says how it is doing (a
