@@ -98,8 +98,8 @@ fuzz:
 	done
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/... ./enrich/...
-	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench ShipLocalNode -benchtime 5x ./shippers/elasticsearch/)
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./collector/... ./enrich/... ./shippers/elasticsearch/ ./cmd/lanner/
+	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench ShipLocalNode -benchtime 8x ./shippers/elasticsearch/)
 	@$(call with_stack,$(GO) test -tags integration -run '^$$' -bench Fluentd -benchtime 10x ./shippers/fluentd/)
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory bench-bpf; \
 	else echo "bench-bpf skipped: the capture overhead benchmarks need root (run: sudo make bench-bpf)"; fi

@@ -24,7 +24,8 @@ import (
 const benchAlerts = 20000
 
 // BenchmarkShipLocalNode measures, in one run, alerts/s that lanner's whole output path (alerts
-// enqueued 500 at a time into the spool with fsync, the worker, bulk requests with per-item
+// enqueued 500 at a time into the spool with fsync -- the groups `lanner run`'s group commit
+// hands over under load --, the worker, bulk requests with per-item
 // classification) delivers to the local node, and the node's own ceiling: a plain bulk loader
 // sending the same documents in the same requests (batch_size documents, at most flush_bytes)
 // with the same concurrency, built once before any clock starts. Each iteration runs both, in
