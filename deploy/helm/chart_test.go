@@ -452,16 +452,14 @@ func TestCollectorRBACReadOnly(t *testing.T) {
 					}
 				}
 			}
-			// What the pod cache's informers list and watch (enrich/doc.go), and the
-			// owners the chart grants beside them.
-			for _, need := range []string{"/pods", "/namespaces", "apps/replicasets", "batch/jobs",
-				"apps/deployments", "apps/statefulsets", "apps/daemonsets", "batch/cronjobs"} {
+			// What the pod cache's informers list and watch (enrich/doc.go), and nothing more.
+			for _, need := range []string{"/pods", "/namespaces", "apps/replicasets", "batch/jobs"} {
 				if !granted[need] {
 					t.Errorf("%s is not granted get/list/watch", need)
 				}
 			}
-			if len(granted) != 8 {
-				t.Errorf("granted %v, want the 8 resources above only", granted)
+			if len(granted) != 4 {
+				t.Errorf("granted %v, want the 4 resources above only", granted)
 			}
 
 			var binding *rbacv1.ClusterRoleBinding
