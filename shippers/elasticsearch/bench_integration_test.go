@@ -39,6 +39,14 @@ const benchAlerts = 20000
 func BenchmarkShipLocalNode(b *testing.B) {
 	url := esURL()
 	needNode(b, url)
+	var health struct {
+		ActiveShards int `json:"active_shards"`
+	}
+	esDo(b, "GET", url+"/_cluster/health", "", &health)
+	if health.ActiveShards > 300 {
+		// Seen here: with 600 data streams left by tests, the ceiling fell from 37k to 20-25k.
+		b.Logf("WARNING: the node holds %d shards; its ceiling is lower than a fresh node's (deploy/local/es.sh wipe resets it)", health.ActiveShards)
+	}
 	prefix := randName("lanner-bench-")
 	base := Config{Addresses: []string{url}, Mode: ModeIndex, IndexPrefix: prefix, TemplateName: prefix,
 		FlushInterval: 0}.WithDefaults()
