@@ -100,6 +100,10 @@ func TestDocsMetrics(t *testing.T) {
 	if sink.chain == nil {
 		t.Fatal("the audit trail is not open")
 	}
+	sink.startCommitter(commitQueue, nil)
+	if err := registerCommitQueue(rec, sink.queued); err != nil {
+		t.Fatal(err)
+	}
 
 	doc := readDoc(t, metricsDocPath)
 	var exported []string

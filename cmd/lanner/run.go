@@ -240,6 +240,9 @@ func (c *collector) open(stdout io.Writer) error {
 	}
 	if fan != nil {
 		fan.startCommitter(commitQueue, c.router.failed.WithLabelValues(fan.Name()))
+		if err := registerCommitQueue(c.metrics.reg, fan.queued); err != nil {
+			return fmt.Errorf("run: metrics: %w", err)
+		}
 		c.router.sinks = append(c.router.sinks, fan)
 		for _, o := range fan.f.Outputs() {
 			// /readyz reflects an output once package shippers says how it is doing (a

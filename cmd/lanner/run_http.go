@@ -67,6 +67,14 @@ func newRunMetrics() (*runMetrics, error) {
 	return m, nil
 }
 
+// registerCommitQueue exports the depth of the fan-out's group-commit queue.
+func registerCommitQueue(reg prometheus.Registerer, depth func() float64) error {
+	return reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lanner_alert_commit_queue",
+		Help: "Alerts matched and waiting to be spooled by the group commit (at most 4096); a queue that stays full means the spools' disk cannot keep up and the rule engine waits.",
+	}, depth))
+}
+
 // setCapture makes the syscall counters scrape the probe and the state's decode errors. decode
 // must be safe to call from the scrape goroutine.
 func (m *runMetrics) setCapture(stats func() (capture.Stats, error), decode func() map[capture.ErrKind]uint64) {

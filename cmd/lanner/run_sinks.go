@@ -178,6 +178,9 @@ func (s *fanoutSink) startCommitter(queueLen int, failed prometheus.Counter) {
 	go s.commit()
 }
 
+// queued is the number of alerts waiting for the committer (lanner_alert_commit_queue).
+func (s *fanoutSink) queued() float64 { return float64(len(s.queue)) }
+
 func (s *fanoutSink) Write(ctx context.Context, a *alert.Alert, r *engine.Rule) error {
 	desc, file := "", ""
 	if r != nil {
