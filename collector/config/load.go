@@ -52,7 +52,7 @@ func (es Errors) Error() string {
 // File is a parsed configuration file: where each key was written, for error messages.
 type File struct {
 	Name  string
-	lines map[string]int
+	lines KeyLines
 	// unknownOutputs are unknown top-level blocks named like outputs (Parse, for Load).
 	unknownOutputs Errors
 }
@@ -63,17 +63,7 @@ func (f *File) Line(key string) int {
 	if f == nil {
 		return 0
 	}
-	for k := key; k != ""; {
-		if l, ok := f.lines[k]; ok {
-			return l
-		}
-		i := strings.LastIndexByte(k, '.')
-		if i < 0 {
-			break
-		}
-		k = k[:i]
-	}
-	return 0
+	return f.lines.Line(key)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -109,7 +99,7 @@ func Parse(name string, data []byte, cfg *Config, getenv func(string) (string, b
 	if err != nil {
 		return nil, &Error{File: name, Msg: err.Error()}
 	}
-	f := &File{Name: name, lines: map[string]int{}}
+	f := &File{Name: name}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(name, err)
@@ -117,7 +107,7 @@ func Parse(name string, data []byte, cfg *Config, getenv func(string) (string, b
 	if len(root.Content) == 0 { // empty file: the defaults
 		return f, nil
 	}
-	collectLines(root.Content[0], "", f.lines)
+	f.lines = CollectKeyLines(root.Content[0])
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -168,47 +158,12 @@ func (f *File) unknownOutputBlock(e *Error) (string, bool) {
 	return name, true
 }
 
-// collectLines records the line of every mapping key under n.
-func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		key := k.Value
-		if prefix != "" {
-			key = prefix + "." + key
-		}
-		lines[key] = k.Line
-		collectLines(n.Content[i+1], key, lines)
-	}
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // yamlError turns yaml.v3's errors ("line 7: field colour not found in type config.Log") into
 // FILE:LINE errors that name the key as the user wrote it.
 func yamlError(file string, err error) error {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
 	var out Errors
-	for _, m := range msgs {
-		e := &Error{File: file, Msg: m}
-		if g := yamlLine.FindStringSubmatch(m); g != nil {
-			e.Line, _ = strconv.Atoi(g[1])
-			e.Msg = g[2]
-			if f, ok := strings.CutPrefix(e.Msg, "field "); ok {
-				if name, _, ok := strings.Cut(f, " not found in type"); ok {
-					e.Msg = "unknown key " + strconv.Quote(name)
-				}
-			}
-		}
-		out = append(out, e)
+	for _, p := range YAMLProblems(err) {
+		out = append(out, &Error{File: file, Line: p.Line, Msg: p.Msg})
 	}
 	if len(out) == 1 {
 		return out[0]

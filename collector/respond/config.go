@@ -8,9 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -195,13 +193,13 @@ func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Confi
 		return nil, playbook.Errors{{File: name, Msg: err.Error()}}
 	}
 	cfg := Default()
-	lines := map[string]int{}
+	var lines config.KeyLines
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, yamlError(name, err)
 	}
 	if len(root.Content) > 0 {
-		collectLines(root.Content[0], "", lines)
+		lines = config.CollectKeyLines(root.Content[0])
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -218,12 +216,12 @@ func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Confi
 		cfg.Playbooks = pbs
 	}
 	if len(errs) == 0 && len(cfg.Playbooks) == 0 {
-		errs = append(errs, &playbook.Error{File: name, Line: lineOf(lines, "playbooks"), Msg: "playbooks: no playbooks: the responder would never act"})
+		errs = append(errs, &playbook.Error{File: name, Line: lines.Line("playbooks"), Msg: "playbooks: no playbooks: the responder would never act"})
 	}
 	for _, p := range cfg.validate() {
 		line := p.line
 		if line == 0 {
-			line = lineOf(lines, p.key)
+			line = lines.Line(p.key)
 		}
 		errs = append(errs, &playbook.Error{File: name, Line: line, Msg: p.key + ": " + p.msg})
 	}
@@ -234,62 +232,11 @@ func Parse(name string, data []byte, getenv func(string) (string, bool)) (*Confi
 	return &cfg, nil
 }
 
-// collectLines records the line of every mapping key under n.
-func collectLines(n *yaml.Node, prefix string, lines map[string]int) {
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		key := k.Value
-		if prefix != "" {
-			key = prefix + "." + key
-		}
-		lines[key] = k.Line
-		collectLines(n.Content[i+1], key, lines)
-	}
-}
-
-// lineOf returns the line of key (dotted), or of its closest enclosing block written in the
-// file; 0 when none is.
-func lineOf(lines map[string]int, key string) int {
-	for k := key; k != ""; {
-		if l, ok := lines[k]; ok {
-			return l
-		}
-		i := strings.LastIndexByte(k, '.')
-		if i < 0 {
-			break
-		}
-		k = k[:i]
-	}
-	return 0
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // yamlError turns yaml.v3's errors into FILE:LINE errors naming an unknown key as written.
 func yamlError(file string, err error) error {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
 	var out playbook.Errors
-	for _, m := range msgs {
-		e := &playbook.Error{File: file, Msg: m}
-		if g := yamlLine.FindStringSubmatch(m); g != nil {
-			e.Line, _ = strconv.Atoi(g[1])
-			e.Msg = g[2]
-			if f, ok := strings.CutPrefix(e.Msg, "field "); ok {
-				if name, _, ok := strings.Cut(f, " not found in type"); ok {
-					e.Msg = "unknown key " + strconv.Quote(name)
-				}
-			}
-		}
-		out = append(out, e)
+	for _, p := range config.YAMLProblems(err) {
+		out = append(out, &playbook.Error{File: file, Line: p.Line, Msg: p.Msg})
 	}
 	return out
 }
