@@ -42,3 +42,32 @@ func (r *Registration) Unregister() {
 		r.reg.Unregister(c)
 	}
 }
+
+// MessageMetrics are the counters of an output that sends each alert as one message (syslog,
+// NATS): lanner_shipper_<output>_messages_total and lanner_shipper_<output>_errors_total, with
+// the output label.
+type MessageMetrics struct {
+	Messages, Errors prometheus.Counter
+	registration     *Registration
+}
+
+// NewMessageMetrics builds and registers an output's MessageMetrics; the help texts say what a
+// message and an error are for that output. reg may be nil.
+func NewMessageMetrics(reg prometheus.Registerer, output, messagesHelp, errorsHelp string) (*MessageMetrics, error) {
+	l := prometheus.Labels{"output": output}
+	m := &MessageMetrics{
+		Messages: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
+			Name: output + "_messages_total", Help: messagesHelp, ConstLabels: l}),
+		Errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
+			Name: output + "_errors_total", Help: errorsHelp, ConstLabels: l}),
+	}
+	r, err := RegisterAll(reg, output+" output", m.Messages, m.Errors)
+	if err != nil {
+		return nil, err
+	}
+	m.registration = r
+	return m, nil
+}
+
+// Unregister removes the counters from the registry.
+func (m *MessageMetrics) Unregister() { m.registration.Unregister() }

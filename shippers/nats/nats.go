@@ -135,7 +135,7 @@ type Shipper struct {
 	cfg    Config
 	nc     *natsgo.Conn
 	logger *slog.Logger
-	m      *metrics
+	m      *shippers.MessageMetrics
 	buf    []byte
 }
 
@@ -175,13 +175,14 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, 
 	if cfg.ClientCert != "" {
 		opts = append(opts, natsgo.ClientCert(cfg.ClientCert, cfg.ClientKey))
 	}
-	m, err := newMetrics(reg)
+	m, err := shippers.NewMessageMetrics(reg, "nats", "Alerts published and confirmed by the NATS server.",
+		"Batches that failed to publish or flush (retried).")
 	if err != nil {
 		return nil, err
 	}
 	nc, err := natsgo.Connect(cfg.URL, opts...)
 	if err != nil {
-		m.unregister()
+		m.Unregister()
 		return nil, fmt.Errorf("nats output: %w", err)
 	}
 	if !nc.IsConnected() {
@@ -201,48 +202,25 @@ func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
 	for _, r := range batch {
 		s.buf = r.Alert.AppendJSON(s.buf[:0])
 		if err := s.nc.Publish(subject(s.cfg.SubjectTemplate, r.Alert), s.buf); err != nil {
-			s.m.errors.Inc()
+			s.m.Errors.Inc()
 			return &shippers.RecoverableError{Err: fmt.Errorf("nats output: publish: %w", err)}
 		}
 	}
 	fctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	if err := s.nc.FlushWithContext(fctx); err != nil {
-		s.m.errors.Inc()
+		s.m.Errors.Inc()
 		return &shippers.RecoverableError{Err: fmt.Errorf("nats output: flush: %w", err)}
 	}
-	s.m.messages.Add(float64(len(batch)))
+	s.m.Messages.Add(float64(len(batch)))
 	return nil
 }
 
 // Close drains nothing (every batch was flushed) and closes the connection.
 func (s *Shipper) Close() error {
-	s.m.unregister()
+	s.m.Unregister()
 	s.nc.Close()
 	return nil
 }
-
-type metrics struct {
-	registration     *shippers.Registration
-	messages, errors prometheus.Counter
-}
-
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	l := prometheus.Labels{"output": "nats"}
-	m := &metrics{
-		messages: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
-			Name: "nats_messages_total", Help: "Alerts published and confirmed by the NATS server.", ConstLabels: l}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
-			Name: "nats_errors_total", Help: "Batches that failed to publish or flush (retried).", ConstLabels: l}),
-	}
-	r, err := shippers.RegisterAll(reg, "nats output", m.messages, m.errors)
-	if err != nil {
-		return nil, err
-	}
-	m.registration = r
-	return m, nil
-}
-
-func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)

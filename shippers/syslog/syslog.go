@@ -129,7 +129,7 @@ type Shipper struct {
 	cfg      Config
 	facility int
 	logger   *slog.Logger
-	m        *metrics
+	m        *shippers.MessageMetrics
 	conn     net.Conn
 	procID   string
 	buf, msg []byte
@@ -145,7 +145,8 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newMetrics(reg)
+	m, err := shippers.NewMessageMetrics(reg, "syslog", "Syslog messages written.",
+		"Batches that failed to connect or write (retried).")
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +216,7 @@ func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
 		return nil
 	}
 	if err := s.dial(ctx); err != nil {
-		s.m.errors.Inc()
+		s.m.Errors.Inc()
 		return &shippers.RecoverableError{Err: fmt.Errorf("syslog output: connect %s %s: %w", s.cfg.Network, s.cfg.Address, err)}
 	}
 	deadline := time.Now().Add(s.cfg.Timeout)
@@ -242,18 +243,18 @@ func (s *Shipper) Send(ctx context.Context, batch shippers.Batch) error {
 		}
 	}
 	if err != nil {
-		s.m.errors.Inc()
+		s.m.Errors.Inc()
 		_ = s.conn.Close()
 		s.conn = nil
 		return &shippers.RecoverableError{Err: fmt.Errorf("syslog output: write to %s %s: %w", s.cfg.Network, s.cfg.Address, err)}
 	}
-	s.m.messages.Add(float64(len(batch)))
+	s.m.Messages.Add(float64(len(batch)))
 	return nil
 }
 
 // Close closes the connection.
 func (s *Shipper) Close() error {
-	s.m.unregister()
+	s.m.Unregister()
 	if s.conn == nil {
 		return nil
 	}
@@ -261,28 +262,5 @@ func (s *Shipper) Close() error {
 	s.conn = nil
 	return err
 }
-
-type metrics struct {
-	registration     *shippers.Registration
-	messages, errors prometheus.Counter
-}
-
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	l := prometheus.Labels{"output": "syslog"}
-	m := &metrics{
-		messages: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
-			Name: "syslog_messages_total", Help: "Syslog messages written.", ConstLabels: l}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "lanner", Subsystem: "shipper",
-			Name: "syslog_errors_total", Help: "Batches that failed to connect or write (retried).", ConstLabels: l}),
-	}
-	r, err := shippers.RegisterAll(reg, "syslog output", m.messages, m.errors)
-	if err != nil {
-		return nil, err
-	}
-	m.registration = r
-	return m, nil
-}
-
-func (m *metrics) unregister() { m.registration.Unregister() }
 
 var _ shippers.Shipper = (*Shipper)(nil)
