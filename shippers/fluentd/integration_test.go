@@ -480,9 +480,11 @@ func TestServerDownThenUpLosesNothingAndOtherOutputKeepsDelivering(t *testing.T)
 
 func o2err(o *shippers.Output) error { return o.Healthy() }
 
-// BenchmarkFluentdLocalServer measures alerts/s through the shipper against the local Forward
-// server (the shared one of `make stack-up`, LANNER_FORWARD_ADDR), each alert acknowledged.
-func BenchmarkFluentdLocalServer(b *testing.B) {
+// benchShipper returns a shipper to the local Forward server (the shared one of `make stack-up`,
+// LANNER_FORWARD_ADDR) and n alerts of run, once one of them was delivered: without a server the
+// benchmark is skipped, or fails in CI, where the stack must be up.
+func benchShipper(b *testing.B, run string, n int) (*Shipper, shippers.Batch) {
+	b.Helper()
 	addr := os.Getenv("LANNER_FORWARD_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:24224"
@@ -494,16 +496,24 @@ func BenchmarkFluentdLocalServer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	const batch = 500
-	recs := alerts("bench", batch)
+	recs := alerts(run, n)
 	if err := s.Send(context.Background(), recs[:1]); err != nil {
+		s.Close()
 		msg := fmt.Sprintf("no Forward server at %s: %v (make stack-up)", addr, err)
 		if os.Getenv("CI") == "true" {
 			b.Fatal(msg)
 		}
 		b.Skip(msg)
 	}
+	return s, recs
+}
+
+// BenchmarkFluentdLocalServer measures alerts/s through the shipper against the local Forward
+// server (the shared one of `make stack-up`, LANNER_FORWARD_ADDR), each alert acknowledged.
+func BenchmarkFluentdLocalServer(b *testing.B) {
+	const batch = 500
+	s, recs := benchShipper(b, "bench", batch)
+	defer s.Close()
 	b.ResetTimer()
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
@@ -595,26 +605,8 @@ func TestShutdownWhileAcksWithheld(t *testing.T) {
 // BenchmarkFluentdOutputLocalServer measures alerts/s end to end: spooled (fsync per append
 // batch), read back, posted and acknowledged one by one, and removed from the spool.
 func BenchmarkFluentdOutputLocalServer(b *testing.B) {
-	addr := os.Getenv("LANNER_FORWARD_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:24224"
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	var p int
-	fmt.Sscan(port, &p)
-	s, err := New("fluentd", Config{Host: host, Port: p, Tag: "lanner.bench." + runID()}, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	const n = 2000
-	recs := alerts("bench-output", n)
-	if err := s.Send(context.Background(), recs[:1]); err != nil {
-		msg := fmt.Sprintf("no Forward server at %s: %v (make stack-up)", addr, err)
-		if os.Getenv("CI") == "true" {
-			b.Fatal(msg)
-		}
-		b.Skip(msg)
-	}
+	s, recs := benchShipper(b, "bench-output", n)
 	dir := b.TempDir()
 	sp, err := spool.Open(dir, spool.Options{Name: "fluentd"}, nil, nil)
 	if err != nil {
