@@ -18,6 +18,7 @@ import (
 	"github.com/lannersec/lanner/collector/config"
 	"github.com/lannersec/lanner/collector/respond/playbook"
 	"github.com/lannersec/lanner/shippers"
+	"github.com/lannersec/lanner/shippers/nats"
 )
 
 // Config is the responder's configuration file (`lanner respond --config FILE`).
@@ -53,15 +54,9 @@ type NATS struct {
 	// publish on falco.<priority>.<rule>.
 	Subjects []string `yaml:"subjects"`
 	// Queue is the queue group: the responder's replicas share the alerts, each handled once.
-	Queue      string          `yaml:"queue"`
-	CredsFile  string          `yaml:"creds_file"`
-	Token      shippers.Secret `yaml:"token"`
-	User       string          `yaml:"user"`
-	Password   shippers.Secret `yaml:"password"`
-	CACert     string          `yaml:"ca_cert"`
-	ClientCert string          `yaml:"client_cert"`
-	ClientKey  string          `yaml:"client_key"`
-	Timeout    time.Duration   `yaml:"timeout"`
+	Queue     string `yaml:"queue"`
+	nats.Auth `yaml:",inline"`
+	Timeout   time.Duration `yaml:"timeout"`
 }
 
 // HTTP is the responder's listener: /metrics, /healthz, /readyz and, when AlertPath is set, the

@@ -60,20 +60,7 @@ func NewNATSSource(cfg NATS, r *Responder, logger *slog.Logger) (*NATSSource, er
 			log.Error("nats subscription error (alerts may have been lost)", "subject", subj, "err", err)
 		}),
 	}
-	switch {
-	case cfg.CredsFile != "":
-		opts = append(opts, natsgo.UserCredentials(cfg.CredsFile))
-	case cfg.Token != "":
-		opts = append(opts, natsgo.Token(cfg.Token.Reveal()))
-	case cfg.User != "":
-		opts = append(opts, natsgo.UserInfo(cfg.User, cfg.Password.Reveal()))
-	}
-	if cfg.CACert != "" {
-		opts = append(opts, natsgo.RootCAs(cfg.CACert))
-	}
-	if cfg.ClientCert != "" {
-		opts = append(opts, natsgo.ClientCert(cfg.ClientCert, cfg.ClientKey))
-	}
+	opts = append(opts, cfg.Auth.Options()...)
 	nc, err := natsgo.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("nats source: %w", err)

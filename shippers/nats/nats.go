@@ -30,17 +30,11 @@ const DefaultSubjectTemplate = "falco.<priority>.<rule>"
 
 // Config is the NATS output's configuration (the `nats_output:` block).
 type Config struct {
-	URL             string          `yaml:"url" desc:"NATS servers, comma-separated nats:// or tls:// URLs."`
-	SubjectTemplate string          `yaml:"subject_template" desc:"Subject of each alert; <priority>, <rule> and <source> are replaced (falcosidekick's default)."`
-	CredsFile       string          `yaml:"creds_file" desc:"NATS credentials file (JWT and nkey seed)."`
-	Token           shippers.Secret `yaml:"token" desc:"Authentication token."`
-	User            string          `yaml:"user" desc:"User name (with password)."`
-	Password        shippers.Secret `yaml:"password" desc:"Password of user."`
-	CACert          string          `yaml:"ca_cert" desc:"PEM file of the CA of the servers' certificates."`
-	ClientCert      string          `yaml:"client_cert" desc:"PEM client certificate for mutual TLS (with client_key)."`
-	ClientKey       string          `yaml:"client_key" desc:"PEM key of client_cert."`
-	Timeout         time.Duration   `yaml:"timeout" desc:"Timeout to connect, and for the server to confirm a batch."`
-	ReconnectWait   time.Duration   `yaml:"reconnect_wait" desc:"Wait between reconnection attempts (they never stop)."`
+	URL             string `yaml:"url" desc:"NATS servers, comma-separated nats:// or tls:// URLs."`
+	SubjectTemplate string `yaml:"subject_template" desc:"Subject of each alert; <priority>, <rule> and <source> are replaced (falcosidekick's default)."`
+	Auth            `yaml:",inline"`
+	Timeout         time.Duration `yaml:"timeout" desc:"Timeout to connect, and for the server to confirm a batch."`
+	ReconnectWait   time.Duration `yaml:"reconnect_wait" desc:"Wait between reconnection attempts (they never stop)."`
 }
 
 // DefaultConfig is what an empty block means: the local server, falcosidekick's subjects.
@@ -161,20 +155,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Shipper, 
 		}),
 		natsgo.ReconnectHandler(func(c *natsgo.Conn) { logger.Info("nats output reconnected", "server", c.ConnectedUrlRedacted()) }),
 	}
-	switch {
-	case cfg.CredsFile != "":
-		opts = append(opts, natsgo.UserCredentials(cfg.CredsFile))
-	case cfg.Token != "":
-		opts = append(opts, natsgo.Token(cfg.Token.Reveal()))
-	case cfg.User != "":
-		opts = append(opts, natsgo.UserInfo(cfg.User, cfg.Password.Reveal()))
-	}
-	if cfg.CACert != "" {
-		opts = append(opts, natsgo.RootCAs(cfg.CACert))
-	}
-	if cfg.ClientCert != "" {
-		opts = append(opts, natsgo.ClientCert(cfg.ClientCert, cfg.ClientKey))
-	}
+	opts = append(opts, cfg.Auth.Options()...)
 	m, err := shippers.NewMessageMetrics(reg, "nats", "Alerts published and confirmed by the NATS server.",
 		"Batches that failed to publish or flush (retried).")
 	if err != nil {

@@ -162,10 +162,10 @@ func TestBadConfig(t *testing.T) {
 		{"no host", Config{URL: "nats://"}, "is not a nats:// or tls:// URL"},
 		{"wildcard subject", Config{SubjectTemplate: "falco.*.<rule>"}, "subject_template"},
 		{"empty token", Config{SubjectTemplate: "falco..<rule>"}, "subject_template"},
-		{"two auths", Config{Token: "t", User: "u"}, "set only one of"},
-		{"password alone", Config{Password: "p"}, "password: set without user"},
-		{"cert without key", Config{ClientCert: "c.pem"}, "set both or neither"},
-		{"missing ca", Config{CACert: "/nonexistent/ca.pem"}, "nats output"},
+		{"two auths", Config{Auth: Auth{Token: "t", User: "u"}}, "set only one of"},
+		{"password alone", Config{Auth: Auth{Password: "p"}}, "password: set without user"},
+		{"cert without key", Config{Auth: Auth{ClientCert: "c.pem"}}, "set both or neither"},
+		{"missing ca", Config{Auth: Auth{CACert: "/nonexistent/ca.pem"}}, "nats output"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(tc.cfg, nil, nil)
