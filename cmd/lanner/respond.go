@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
@@ -190,20 +189,7 @@ func runResponder(ctx context.Context, cfg *respond.Config, kube kubernetes.Inte
 
 	var httpSv *httpServer
 	if cfg.HTTP.Enabled {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = w.Write([]byte("ok\n"))
-		})
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			ok, body := h.ready()
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if !ok {
-				w.WriteHeader(http.StatusServiceUnavailable)
-			}
-			_, _ = w.Write([]byte(body))
-		})
+		mux := newOpsMux(reg, h)
 		if p := cfg.HTTP.AlertPath; p != "" {
 			token := ""
 			if f := cfg.HTTP.BearerTokenFile; f != "" {

@@ -154,10 +154,12 @@ func (h *health) ready() (bool, string) {
 	return ok, b.String()
 }
 
-// newHTTPHandler serves /metrics, /healthz, /readyz and, when asked, /debug/pprof/.
-func newHTTPHandler(m *runMetrics, h *health, withPprof bool) http.Handler {
+// newOpsMux serves what every lanner process serves for its operators: /metrics from reg,
+// /healthz (alive) and /readyz (h's checks, 503 while one fails). lanner run and lanner
+// respond add their own paths.
+func newOpsMux(reg *prometheus.Registry, h *health) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -170,6 +172,12 @@ func newHTTPHandler(m *runMetrics, h *health, withPprof bool) http.Handler {
 		}
 		_, _ = w.Write([]byte(body))
 	})
+	return mux
+}
+
+// newHTTPHandler serves /metrics, /healthz, /readyz and, when asked, /debug/pprof/.
+func newHTTPHandler(m *runMetrics, h *health, withPprof bool) http.Handler {
+	mux := newOpsMux(m.reg, h)
 	if withPprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
